@@ -1,0 +1,194 @@
+/**
+ * The app: the task registry, the broker and result backend, and sending tasks.
+ *
+ * ```ts
+ * const app = new App({ broker: 'sqlite:///celeriac.db' });
+ * const add = app.task({ name: 'proj.add', params: ['x', 'y'] }, (ctx, x: number, y: number) => x + y);
+ * const result = await add.delay(2, 3);
+ * await result.get({ timeout: 10_000 }); // 5
+ * ```
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { backendFromUrl, brokerFromUrl, DEFAULT_URL, schemeOf } from './adapters.js';
+import { validateApplyOptions, type ApplyOptions } from './apply-options.js';
+import type { ResultBackend } from './backend/result-backend.js';
+import type { Broker } from './broker/broker.js';
+import { currentTask } from './current-task.js';
+import { ClosedError, ConfigError, DuplicateTaskError, NotSerializableError } from './errors.js';
+import { consoleLogger, type Logger } from './logger.js';
+import { buildTaskMessage, encodeTaskMessage, type RawMessage, type TaskMessage } from './protocol/task-message.js';
+import { AsyncResult } from './result.js';
+import { Task, type AnyTask, type TaskFunction } from './task.js';
+import { resolveTaskOptions, type TaskOptions } from './task-options.js';
+
+/** Schemes whose package also provides a result backend, so a broker URL doubles as one. */
+const BACKEND_SCHEMES = new Set(['sqlite', 'redis', 'rediss', 'memory']);
+
+export interface AppOptions {
+  /**
+   * A broker, or its URL. @default env CELERIAC_BROKER_URL, else `sqlite:///celeriac.db` (the
+   * embedded store in the working directory)
+   */
+  broker?: Broker | string;
+  /**
+   * A result backend, its URL, or `null` for none. @default env CELERIAC_RESULT_BACKEND, else the
+   * broker URL when its scheme has a backend (sqlite, redis, memory), else none
+   */
+  backend?: ResultBackend | string | null;
+  /** Queue for tasks that name none. @default "celery" */
+  defaultQueue?: string;
+  /** Seconds results are kept; `null` keeps them forever. @default 86400 (one day, as Celery) */
+  resultExpires?: number | null;
+  /** Store name, args, kwargs, worker, retries and queue with each result. @default true */
+  resultExtended?: boolean;
+  /** @default a console logger at "warn" */
+  logger?: Logger;
+}
+
+export class App {
+  readonly defaultQueue: string;
+  readonly resultExpires: number | null;
+  readonly resultExtended: boolean;
+  readonly logger: Logger;
+  /** This client's reply identifier (`reply_to` on every message it sends). */
+  readonly oid: string = randomUUID();
+  /** `gen<pid>@<host>`, Celery's origin for clients. */
+  readonly origin = `gen${process.pid}@${hostname()}`;
+  private readonly registry = new Map<string, AnyTask>();
+  private brokerInstance: Broker | null;
+  private backendInstance: ResultBackend | null;
+  private readonly brokerUrl: string | null;
+  private readonly backendUrl: string | null;
+  private connecting: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(options: AppOptions = {}) {
+    this.defaultQueue = options.defaultQueue ?? 'celery';
+    if (typeof this.defaultQueue !== 'string' || this.defaultQueue === '') {
+      throw new ConfigError(`app option "defaultQueue" must be a non-empty string, got ${JSON.stringify(options.defaultQueue)}`);
+    }
+    this.resultExpires = options.resultExpires === undefined ? 86_400 : options.resultExpires;
+    if (this.resultExpires !== null && !(typeof this.resultExpires === 'number' && this.resultExpires > 0)) {
+      throw new ConfigError(`app option "resultExpires" must be a positive number of seconds or null, got ${JSON.stringify(options.resultExpires)}`);
+    }
+    this.resultExtended = options.resultExtended ?? true;
+    this.logger = options.logger ?? consoleLogger('warn');
+
+    const broker = options.broker ?? process.env['CELERIAC_BROKER_URL'] ?? DEFAULT_URL;
+    this.brokerInstance = typeof broker === 'string' ? null : broker;
+    this.brokerUrl = typeof broker === 'string' ? broker : null;
+    if (this.brokerUrl !== null) schemeOf(this.brokerUrl); // validate early
+
+    let backend = options.backend === undefined ? (process.env['CELERIAC_RESULT_BACKEND'] ?? undefined) : options.backend;
+    if (backend === undefined) backend = this.brokerUrl !== null && BACKEND_SCHEMES.has(schemeOf(this.brokerUrl)) ? this.brokerUrl : null;
+    this.backendInstance = typeof backend === 'string' || backend === null ? null : backend;
+    this.backendUrl = typeof backend === 'string' ? backend : null;
+    if (this.backendUrl !== null) schemeOf(this.backendUrl);
+  }
+
+  /** Defines and registers a task. Options are validated now. */
+  task<A extends unknown[], R>(nameOrOptions: string | TaskOptions, fn: TaskFunction<A, R>): Task<A, Awaited<R>> {
+    const options = resolveTaskOptions(typeof nameOrOptions === 'string' ? { name: nameOrOptions } : nameOrOptions);
+    if (typeof fn !== 'function') throw new ConfigError(`task ${options.name}: the task function must be a function, got ${typeof fn}`);
+    if (this.registry.has(options.name)) throw new DuplicateTaskError(options.name);
+    const task = new Task<A, Awaited<R>>(this, options, fn as TaskFunction<A, Awaited<R>>);
+    this.registry.set(options.name, task as unknown as AnyTask);
+    return task;
+  }
+
+  /** Registered tasks by name. */
+  get tasks(): ReadonlyMap<string, AnyTask> {
+    return this.registry;
+  }
+
+  /** Connects the broker and backend (resolving URLs to adapters). Called on first use. */
+  connect(): Promise<void> {
+    if (this.closed) return Promise.reject(new ClosedError('the app'));
+    this.connecting ??= (async () => {
+      if (!this.brokerInstance) this.brokerInstance = await brokerFromUrl(this.brokerUrl!);
+      if (!this.backendInstance && this.backendUrl) this.backendInstance = await backendFromUrl(this.backendUrl);
+      await this.brokerInstance.connect();
+      await this.backendInstance?.connect();
+    })();
+    return this.connecting;
+  }
+
+  /** The broker (after `connect()`). */
+  get broker(): Broker {
+    if (!this.brokerInstance) throw new ConfigError('the app is not connected yet: await app.connect() first');
+    return this.brokerInstance;
+  }
+
+  /** The result backend, or null when the app has none (after `connect()` for URL backends). */
+  get backend(): ResultBackend | null {
+    return this.backendInstance;
+  }
+
+  /** A handle on a task's result by id. */
+  asyncResult<R = unknown>(taskId: string): AsyncResult<R> {
+    return new AsyncResult<R>(taskId, () => this.backendInstance);
+  }
+
+  /**
+   * Sends a task by name: one of ours, or one that only another worker (e.g. Python) knows.
+   * Resolves once the broker has the message.
+   */
+  async sendTask<R = unknown>(name: string, options: ApplyOptions<readonly unknown[]> = {}, task?: AnyTask): Promise<AsyncResult<R>> {
+    const message = this.buildMessage(name, options, task);
+    await this.connect();
+    await this.broker.publish(encodeForSend(message), {
+      queue: options.queue ?? task?.options.queue ?? this.defaultQueue,
+      priority: message.properties.priority ?? 0,
+      notBefore: message.eta,
+    });
+    return this.asyncResult<R>(message.headers.id);
+  }
+
+  /** Builds the protocol v2 message a call would send (also used for retries and bulk sends). */
+  buildMessage(name: string, options: ApplyOptions<readonly unknown[]>, task?: AnyTask): TaskMessage {
+    validateApplyOptions(name, options);
+    const now = new Date();
+    const parent = currentTask.getStore();
+    const eta = options.eta ?? (options.countdown !== undefined ? new Date(now.getTime() + options.countdown * 1000) : null);
+    const expiresOpt = options.expires ?? task?.options.expires;
+    const expires = expiresOpt === undefined ? null : expiresOpt instanceof Date ? expiresOpt : new Date(now.getTime() + expiresOpt * 1000);
+    const id = options.taskId ?? randomUUID();
+    return buildTaskMessage({
+      task: name,
+      id,
+      args: options.args ?? [],
+      kwargs: options.kwargs ?? {},
+      eta,
+      expires,
+      timelimit: [options.timeLimit ?? null, options.softTimeLimit ?? null],
+      rootId: parent?.rootId ?? id,
+      parentId: parent?.id ?? null,
+      shadow: options.shadow ?? null,
+      origin: this.origin,
+      replyTo: this.oid,
+      ignoreResult: options.ignoreResult ?? task?.options.ignoreResult ?? false,
+      priority: options.priority ?? task?.options.priority ?? null,
+      headers: options.headers,
+      now,
+    });
+  }
+
+  /** Closes the broker and backend (idempotent). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.connecting?.catch(() => undefined);
+    await this.brokerInstance?.close();
+    await this.backendInstance?.close();
+  }
+}
+
+/** Encodes a message, turning a JSON failure into a clear error that names what failed. */
+export function encodeForSend(message: TaskMessage): RawMessage {
+  try {
+    return encodeTaskMessage(message);
+  } catch (cause) {
+    throw new NotSerializableError(`the arguments of ${message.headers.task}`, { cause });
+  }
+}

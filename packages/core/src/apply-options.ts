@@ -1,0 +1,65 @@
+/**
+ * Options of one call (`applyAsync`), validated before anything is sent.
+ */
+import { ConfigError } from './errors.js';
+import { checkPriority, checkSeconds } from './task-options.js';
+
+export interface ApplyOptions<A extends readonly unknown[] = unknown[]> {
+  /** Positional arguments. With `kwargs`, leading ones may be left out. */
+  args?: A | Partial<A>;
+  /** Keyword arguments, mapped onto the task's declared `params` by the worker. */
+  kwargs?: Record<string, unknown>;
+  /** Seconds to wait before running. Converted to an absolute `eta` on the wire. */
+  countdown?: number;
+  /** Do not run before this instant. */
+  eta?: Date;
+  /** Seconds from now, or an instant, after which the task is revoked instead of run. */
+  expires?: number | Date;
+  /** 0–9. */
+  priority?: number;
+  queue?: string;
+  /** A task id of your own (must be unique). @default a random UUID */
+  taskId?: string;
+  /** Extra message headers (e.g. trace context). */
+  headers?: Record<string, unknown>;
+  /** Store no result for this call. */
+  ignoreResult?: boolean;
+  /** Shown instead of the task name in logs and monitors. */
+  shadow?: string;
+  /** Per-call soft time limit, seconds (sent in the `timelimit` header). */
+  softTimeLimit?: number;
+  /** Per-call hard time limit, seconds (sent in the `timelimit` header). */
+  timeLimit?: number;
+}
+
+const KNOWN = new Set([
+  'args', 'kwargs', 'countdown', 'eta', 'expires', 'priority', 'queue', 'taskId', 'headers', 'ignoreResult', 'shadow',
+  'softTimeLimit', 'timeLimit',
+]);
+
+export function validateApplyOptions(taskName: string, o: ApplyOptions<readonly unknown[]>): void {
+  const where = `applyAsync(${taskName}): option`;
+  for (const key of Object.keys(o)) {
+    if (!KNOWN.has(key)) throw new ConfigError(`${where} "${key}" is not a call option (known: ${[...KNOWN].join(', ')})`);
+  }
+  if (o.args !== undefined && !Array.isArray(o.args)) throw new ConfigError(`${where} "args" must be an array, got ${JSON.stringify(o.args)}`);
+  if (o.kwargs !== undefined && (typeof o.kwargs !== 'object' || o.kwargs === null || Array.isArray(o.kwargs))) {
+    throw new ConfigError(`${where} "kwargs" must be an object, got ${JSON.stringify(o.kwargs)}`);
+  }
+  if (o.countdown !== undefined) checkSeconds(o.countdown, `${where} "countdown"`, true);
+  if (o.countdown !== undefined && o.eta !== undefined) throw new ConfigError(`${where}s "countdown" and "eta" cannot both be given`);
+  if (o.eta !== undefined && !isValidDate(o.eta)) throw new ConfigError(`${where} "eta" must be a valid Date, got ${String(o.eta)}`);
+  if (o.expires !== undefined && !isValidDate(o.expires)) checkSeconds(o.expires, `${where} "expires"`, true);
+  if (o.priority !== undefined) checkPriority(o.priority, `${where} "priority"`);
+  if (o.queue !== undefined && (typeof o.queue !== 'string' || o.queue === '')) throw new ConfigError(`${where} "queue" must be a non-empty string, got ${JSON.stringify(o.queue)}`);
+  if (o.taskId !== undefined && (typeof o.taskId !== 'string' || o.taskId === '')) throw new ConfigError(`${where} "taskId" must be a non-empty string, got ${JSON.stringify(o.taskId)}`);
+  if (o.headers !== undefined && (typeof o.headers !== 'object' || o.headers === null || Array.isArray(o.headers))) {
+    throw new ConfigError(`${where} "headers" must be an object, got ${JSON.stringify(o.headers)}`);
+  }
+  if (o.softTimeLimit !== undefined) checkSeconds(o.softTimeLimit, `${where} "softTimeLimit"`, false);
+  if (o.timeLimit !== undefined) checkSeconds(o.timeLimit, `${where} "timeLimit"`, false);
+}
+
+function isValidDate(value: unknown): value is Date {
+  return value instanceof Date && !Number.isNaN(value.getTime());
+}

@@ -1,0 +1,40 @@
+/**
+ * The result backend contract: a small key-value store of result metadata by task id. Waiting for
+ * a result, retries and (later) chord counting are helpers built on top of it, not part of it.
+ *
+ * Every backend runs the conformance suite in `@celeriac/testing`.
+ */
+import type { ResultMeta } from '../protocol/result-meta.js';
+
+export interface BackendCapabilities {
+  /** Results survive a restart of the process that wrote them. */
+  readonly persistent: boolean;
+  /** Other processes can read what this one writes. */
+  readonly shared: boolean;
+}
+
+export interface SetResultOptions {
+  /** Seconds until the entry expires; null or undefined keeps it forever. */
+  readonly expiresIn?: number | null;
+}
+
+export interface ResultBackend {
+  readonly capabilities: BackendCapabilities;
+  connect(): Promise<void>;
+  /** The stored metadata, or null when there is none (or it expired). */
+  get(taskId: string): Promise<ResultMeta | null>;
+  getMany(taskIds: readonly string[]): Promise<(ResultMeta | null)[]>;
+  /**
+   * Stores metadata. Must never replace a stored `SUCCESS` (Celery's dedup guard: a redelivered
+   * task that runs twice cannot turn a success into a failure).
+   */
+  set(taskId: string, meta: ResultMeta, options?: SetResultOptions): Promise<void>;
+  delete(taskId: string): Promise<void>;
+  /**
+   * Resolves at the next change that may concern `taskId` (or a little later), or when `signal`
+   * aborts. A backend with push notification resolves promptly; one without may resolve after a
+   * short poll interval. Callers re-read with `get()` afterwards.
+   */
+  watch(taskId: string, signal: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}

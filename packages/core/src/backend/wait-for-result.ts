@@ -1,0 +1,35 @@
+/**
+ * Waiting for a result on any backend: watch first, then read, so a write that lands between the
+ * read and the wait is never missed; re-read after every wake-up.
+ */
+import { READY_STATES, type ResultMeta } from '../protocol/result-meta.js';
+import type { ResultBackend } from './result-backend.js';
+
+/** Resolves with the ready metadata, or null when `timeoutMs` passes (or `signal` aborts) first. */
+export async function waitForReady(
+  backend: ResultBackend,
+  taskId: string,
+  timeoutMs?: number,
+  signal?: AbortSignal,
+): Promise<ResultMeta | null> {
+  const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+  for (;;) {
+    const wake = new AbortController();
+    const onAbort = () => wake.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const remaining = deadline - Date.now();
+    // A bounded wait even without a deadline, in case a backend's notification is ever lost.
+    const timer = setTimeout(() => wake.abort(), Math.max(0, Math.min(remaining, 1000)));
+    try {
+      const watching = backend.watch(taskId, wake.signal);
+      const meta = await backend.get(taskId);
+      if (meta && READY_STATES.has(meta.status)) return meta;
+      if (remaining <= 0 || signal?.aborted) return null;
+      await watching;
+    } finally {
+      wake.abort();
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}

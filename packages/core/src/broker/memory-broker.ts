@@ -1,0 +1,219 @@
+/**
+ * The in-memory broker: one process, nothing persisted. The fixture for unit tests of core logic,
+ * and a correct broker in its own right (it passes the conformance suite).
+ *
+ * URL: `memory://` (each URL resolution makes a new, empty broker).
+ * Capabilities: native delay, priorities 0–9 (higher first), no fanout, not shared or persistent.
+ */
+import { randomUUID } from 'node:crypto';
+import { ClosedError } from '../errors.js';
+import type { RawMessage } from '../protocol/task-message.js';
+import type {
+  Broker,
+  BrokerCapabilities,
+  ConsumeOptions,
+  Consumer,
+  DeadLetterEntry,
+  DeadLetterReason,
+  Delivery,
+  ListDeadLettersOptions,
+  OutgoingMessage,
+  PublishOptions,
+} from './broker.js';
+import { clampPriority, PriorityQueue, type QueuedMessage } from './priority-queue.js';
+
+interface ConsumerState {
+  queues: readonly string[];
+  onDelivery: (delivery: Delivery) => void;
+  prefetch: number;
+  unsettled: number;
+  cancelled: boolean;
+  /** Rotates the queue order so several queues are served fairly. */
+  next: number;
+}
+
+export class MemoryBroker implements Broker {
+  readonly capabilities: BrokerCapabilities = {
+    nativeDelay: true,
+    priority: true,
+    priorityOrder: 'higher-first',
+    fanout: false,
+    nativeDeadLetter: false,
+    persistent: false,
+    shared: false,
+  };
+  private readonly queues = new Map<string, PriorityQueue>();
+  private readonly consumers: ConsumerState[] = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly unsettled = new Map<string, { queue: string; item: QueuedMessage }>();
+  private readonly deadLetters = new Map<string, DeadLetterEntry>();
+  private closed = false;
+  private dispatching = false;
+
+  async connect(): Promise<void> {
+    if (this.closed) throw new ClosedError('the memory broker');
+  }
+
+  async publish(message: RawMessage, options: PublishOptions): Promise<void> {
+    if (this.closed) throw new ClosedError('the memory broker');
+    const item: QueuedMessage = { message: cloneMessage(message), priority: clampPriority(options.priority), redelivered: false, tag: randomUUID() };
+    const delay = options.notBefore ? options.notBefore.getTime() - Date.now() : 0;
+    if (delay > 0) {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        this.enqueue(options.queue, item);
+      }, delay);
+      timer.unref();
+      this.timers.add(timer);
+      return;
+    }
+    this.enqueue(options.queue, item);
+  }
+
+  async publishMany(messages: readonly OutgoingMessage[]): Promise<void> {
+    for (const m of messages) await this.publish(m.message, m.options);
+  }
+
+  async consume(queues: readonly string[], onDelivery: (delivery: Delivery) => void, options: ConsumeOptions): Promise<Consumer> {
+    if (this.closed) throw new ClosedError('the memory broker');
+    const state: ConsumerState = { queues: [...queues], onDelivery, prefetch: options.prefetch, unsettled: 0, cancelled: false, next: 0 };
+    this.consumers.push(state);
+    queueMicrotask(() => this.dispatch());
+    return {
+      setPrefetch: (prefetch: number) => {
+        state.prefetch = prefetch;
+        this.dispatch();
+      },
+      cancel: async () => {
+        state.cancelled = true;
+        const i = this.consumers.indexOf(state);
+        if (i >= 0) this.consumers.splice(i, 1);
+      },
+    };
+  }
+
+  async purge(queue: string): Promise<number> {
+    const q = this.queues.get(queue);
+    return q ? q.clear() : 0;
+  }
+
+  async size(queue: string): Promise<number> {
+    return this.queues.get(queue)?.size ?? 0;
+  }
+
+  async deadLetter(delivery: Delivery, reason: DeadLetterReason): Promise<void> {
+    const id = randomUUID();
+    this.deadLetters.set(id, {
+      id,
+      queue: delivery.queue,
+      reason: { code: reason.code, message: reason.message },
+      deadLetteredAt: new Date(),
+      message: cloneMessage(delivery.message),
+      raw: null,
+    });
+    await delivery.ack();
+  }
+
+  async listDeadLetters(options: ListDeadLettersOptions = {}): Promise<DeadLetterEntry[]> {
+    const all = [...this.deadLetters.values()].filter((e) => !options.queue || e.queue === options.queue);
+    return all.slice(0, options.limit ?? 100);
+  }
+
+  async replayDeadLetter(id: string): Promise<boolean> {
+    const entry = this.deadLetters.get(id);
+    if (!entry || !entry.message) return false;
+    this.deadLetters.delete(id);
+    await this.publish(entry.message, { queue: entry.queue, priority: Number(entry.message.properties['priority'] ?? 0) });
+    return true;
+  }
+
+  async deleteDeadLetter(id: string): Promise<boolean> {
+    return this.deadLetters.delete(id);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.consumers.length = 0;
+    // What was delivered and never settled goes back, as a broker connection closing would do.
+    for (const { queue, item } of this.unsettled.values()) this.queueFor(queue).pushFront({ ...item, redelivered: true });
+    this.unsettled.clear();
+  }
+
+  private queueFor(name: string): PriorityQueue {
+    let q = this.queues.get(name);
+    if (!q) {
+      q = new PriorityQueue();
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  private enqueue(queue: string, item: QueuedMessage): void {
+    if (this.closed) return;
+    this.queueFor(queue).push(item);
+    this.dispatch();
+  }
+
+  private dispatch(): void {
+    if (this.dispatching || this.closed) return;
+    this.dispatching = true;
+    try {
+      let delivered = true;
+      while (delivered) {
+        delivered = false;
+        for (const c of [...this.consumers]) {
+          if (c.cancelled || c.unsettled >= c.prefetch) continue;
+          const taken = this.take(c);
+          if (!taken) continue;
+          delivered = true;
+          c.unsettled++;
+          c.onDelivery(this.makeDelivery(c, taken.queue, taken.item));
+        }
+      }
+    } finally {
+      this.dispatching = false;
+    }
+  }
+
+  private take(c: ConsumerState): { queue: string; item: QueuedMessage } | null {
+    for (let i = 0; i < c.queues.length; i++) {
+      const name = c.queues[(c.next + i) % c.queues.length]!;
+      const item = this.queues.get(name)?.shift();
+      if (item) {
+        c.next = (c.next + i + 1) % c.queues.length;
+        return { queue: name, item };
+      }
+    }
+    return null;
+  }
+
+  private makeDelivery(c: ConsumerState, queue: string, item: QueuedMessage): Delivery {
+    const key = randomUUID();
+    this.unsettled.set(key, { queue, item });
+    let settled = false;
+    const settle = (requeue: boolean) => {
+      if (settled) return;
+      settled = true;
+      if (!this.unsettled.delete(key)) return; // the broker closed and already requeued it
+      c.unsettled--;
+      if (requeue) this.queueFor(queue).pushFront({ ...item, redelivered: true });
+      this.dispatch();
+    };
+    return {
+      message: cloneMessage(item.message),
+      queue,
+      deliveryTag: item.tag,
+      redelivered: item.redelivered,
+      priority: item.priority,
+      ack: async () => settle(false),
+      reject: async (requeue: boolean) => settle(requeue),
+    };
+  }
+}
+
+function cloneMessage(m: RawMessage): RawMessage {
+  return structuredClone(m);
+}

@@ -1,0 +1,34 @@
+/**
+ * @celeriac/core: the public API. Everything not named here is internal.
+ */
+export { App, type AppOptions } from './app.js';
+export { Task, type AnyTask, type TaskFunction } from './task.js';
+export type { TaskOptions, ErrorMatcher } from './task-options.js';
+export type { ApplyOptions } from './apply-options.js';
+export type { TaskContext, RetryOptions } from './task-context.js';
+export { AsyncResult, errorFromMeta, type GetOptions } from './result.js';
+export { Worker, type WorkerOptions, type WorkerState, type WorkerStats } from './worker/worker.js';
+export { exponentialBackoff } from './retry-policy.js';
+export { consoleLogger, silentLogger, isLogLevel, type Logger, type LogLevel, type LogFields } from './logger.js';
+export { brokerFromUrl, backendFromUrl, schemeOf, DEFAULT_URL, ADAPTER_PACKAGES, type AdapterModule } from './adapters.js';
+
+export type {
+  Broker,
+  BrokerCapabilities,
+  ConsumeOptions,
+  Consumer,
+  DeadLetterEntry,
+  DeadLetterReason,
+  Delivery,
+  ListDeadLettersOptions,
+  OutgoingMessage,
+  PublishOptions,
+} from './broker/broker.js';
+export { MemoryBroker } from './broker/memory-broker.js';
+export { clampPriority, MAX_PRIORITY } from './broker/priority-queue.js';
+export type { ResultBackend, BackendCapabilities, SetResultOptions } from './backend/result-backend.js';
+export { MemoryBackend } from './backend/memory-backend.js';
+export { waitForReady } from './backend/wait-for-result.js';
+
+export * from './errors.js';
+export * from './protocol/index.js';

@@ -1,0 +1,93 @@
+/**
+ * AsyncResult: a handle on a task's state and result in the result backend.
+ */
+import { NoBackendError, RemoteTaskError, ResultTimeoutError } from './errors.js';
+import type { ResultBackend } from './backend/result-backend.js';
+import { waitForReady } from './backend/wait-for-result.js';
+import { excArgsFromMeta, isSerializedException } from './protocol/exception-codec.js';
+import { EXCEPTION_STATES, PROPAGATE_STATES, READY_STATES, States, type ResultMeta, type TaskState } from './protocol/result-meta.js';
+
+export interface GetOptions {
+  /** Milliseconds to wait; throws ResultTimeoutError after. @default wait forever */
+  timeout?: number;
+  /** Rethrow the task's error when it failed or was revoked. @default true */
+  propagate?: boolean;
+  /** Stop waiting when this aborts. */
+  signal?: AbortSignal;
+}
+
+export class AsyncResult<R = unknown> {
+  constructor(
+    readonly id: string,
+    private readonly backendRef: () => ResultBackend | null,
+  ) {}
+
+  private get backend(): ResultBackend {
+    const b = this.backendRef();
+    if (!b) throw new NoBackendError(`AsyncResult(${this.id})`);
+    return b;
+  }
+
+  /** The stored metadata, or a PENDING placeholder when nothing is stored. */
+  async meta(): Promise<ResultMeta> {
+    return (await this.backend.get(this.id)) ?? pendingMeta(this.id);
+  }
+
+  async state(): Promise<TaskState> {
+    return (await this.meta()).status;
+  }
+
+  /** The result, the serialized exception, or a custom state's meta (e.g. PROGRESS details). */
+  async info(): Promise<unknown> {
+    return (await this.meta()).result;
+  }
+
+  async ready(): Promise<boolean> {
+    return READY_STATES.has(await this.state());
+  }
+
+  async successful(): Promise<boolean> {
+    return (await this.state()) === States.SUCCESS;
+  }
+
+  async failed(): Promise<boolean> {
+    return (await this.state()) === States.FAILURE;
+  }
+
+  async traceback(): Promise<string | null> {
+    return (await this.meta()).traceback;
+  }
+
+  /** Removes the stored result. */
+  async forget(): Promise<void> {
+    await this.backend.delete(this.id);
+  }
+
+  /**
+   * Waits until the task is ready and returns its result; a failed or revoked task rethrows its
+   * error (a RemoteTaskError whose `name` is the original type, e.g. `ValueError`).
+   */
+  async get(options: GetOptions = {}): Promise<R> {
+    const meta = await waitForReady(this.backend, this.id, options.timeout, options.signal);
+    if (!meta) throw new ResultTimeoutError(this.id, options.timeout ?? 0);
+    if (PROPAGATE_STATES.has(meta.status) && options.propagate !== false) throw errorFromMeta(meta);
+    return meta.result as R;
+  }
+}
+
+/** The error a failed task's metadata describes. */
+export function errorFromMeta(meta: ResultMeta): RemoteTaskError {
+  const exc = meta.result;
+  if (EXCEPTION_STATES.has(meta.status) && isSerializedException(exc)) {
+    return new RemoteTaskError(
+      meta.task_id,
+      { excType: exc.exc_type, excModule: exc.exc_module ?? 'builtins', excArgs: excArgsFromMeta(exc) },
+      meta.traceback,
+    );
+  }
+  return new RemoteTaskError(meta.task_id, { excType: 'Exception', excModule: 'builtins', excArgs: [JSON.stringify(exc)] }, meta.traceback);
+}
+
+function pendingMeta(taskId: string): ResultMeta {
+  return { status: States.PENDING, result: null, traceback: null, children: [], date_done: null, task_id: taskId };
+}

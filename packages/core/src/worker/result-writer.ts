@@ -1,0 +1,39 @@
+/**
+ * Writing a request's state to the result backend, in Celery's extended metadata format.
+ */
+import type { App } from '../app.js';
+import { formatTraceback, serializeException } from '../protocol/exception-codec.js';
+import { buildResultMeta, type TaskState } from '../protocol/result-meta.js';
+import type { TaskMessage } from '../protocol/task-message.js';
+
+export class ResultWriter {
+  constructor(
+    private readonly app: App,
+    private readonly hostname: string,
+  ) {}
+
+  /** Stores a state for a message; does nothing when the app has no backend. */
+  async store(message: TaskMessage, queue: string, status: TaskState, result: unknown, traceback: string | null = null): Promise<void> {
+    const backend = this.app.backend;
+    if (!backend) return;
+    const h = message.headers;
+    const meta = buildResultMeta({
+      taskId: h.id,
+      status,
+      result,
+      traceback,
+      groupId: h.group,
+      parentId: h.parent_id,
+      extended: this.app.resultExtended
+        ? { name: h.task, args: message.args, kwargs: message.kwargs, worker: this.hostname, retries: h.retries, queue }
+        : undefined,
+      now: new Date(),
+    });
+    await backend.set(h.id, meta, { expiresIn: this.app.resultExpires });
+  }
+
+  /** Stores an exception state (FAILURE, RETRY, REVOKED) with the serialized error. */
+  storeError(message: TaskMessage, queue: string, status: TaskState, error: unknown, withTraceback = true): Promise<void> {
+    return this.store(message, queue, status, serializeException(error), withTraceback ? formatTraceback(error) : null);
+  }
+}

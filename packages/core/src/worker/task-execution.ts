@@ -1,0 +1,134 @@
+/**
+ * Running one task: bind its arguments, give it a context, enforce its time limits, and classify
+ * how it ended. Storing results and settling the message is the worker's job, not this file's.
+ */
+import { currentTask } from '../current-task.js';
+import { Ignore, MaxRetriesExceededError, Reject, Retry, SoftTimeLimitExceeded, TimeLimitExceeded, NotSerializableError } from '../errors.js';
+import { bindArguments } from '../params.js';
+import { exponentialBackoff } from '../retry-policy.js';
+import type { TaskContext, RetryOptions } from '../task-context.js';
+import { matchesError } from '../task-options.js';
+import type { TaskRequest } from './request.js';
+
+export type Outcome =
+  | { kind: 'success'; value: unknown }
+  | { kind: 'failure'; error: unknown }
+  | { kind: 'retry'; retry: Retry }
+  | { kind: 'reject'; reject: Reject }
+  | { kind: 'ignore' };
+
+export interface ExecutionEnv {
+  hostname: string;
+  updateState(request: TaskRequest, state: string, meta: unknown): Promise<void>;
+}
+
+export async function executeTask(request: TaskRequest, env: ExecutionEnv): Promise<Outcome> {
+  const controller = new AbortController();
+  request.controller = controller;
+  const ctx = createContext(request, controller.signal, env);
+  const { hard, soft } = request.timeLimits;
+  const timers: NodeJS.Timeout[] = [];
+  if (soft !== null) timers.push(setTimeout(() => controller.abort(new SoftTimeLimitExceeded(soft)), soft * 1000));
+  let hardTimeout: Promise<Outcome> | null = null;
+  if (hard !== null) {
+    hardTimeout = new Promise((resolve) => {
+      timers.push(
+        setTimeout(() => {
+          const error = new TimeLimitExceeded(hard);
+          if (!controller.signal.aborted) controller.abort(error);
+          resolve({ kind: 'failure', error });
+        }, hard * 1000),
+      );
+    });
+  }
+  const running = runTask(request, ctx).then(
+    (value) => successOutcome(value),
+    (error: unknown) => classifyError(request, ctx, controller.signal, error),
+  );
+  try {
+    return await (hardTimeout ? Promise.race([running, hardTimeout]) : running);
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    request.controller = null;
+  }
+}
+
+async function runTask(request: TaskRequest, ctx: TaskContext): Promise<unknown> {
+  const { message, task } = request;
+  const args = bindArguments(task.name, task.options.paramSpecs, message.args, message.kwargs);
+  const frame = { id: request.id, rootId: message.headers.root_id, priority: request.delivery.priority };
+  return currentTask.run(frame, () => task.fn(ctx, ...args));
+}
+
+function successOutcome(value: unknown): Outcome {
+  try {
+    // Results travel as JSON; find out now rather than when the backend writes them.
+    JSON.stringify(value === undefined ? null : value);
+    return { kind: 'success', value: value === undefined ? null : value };
+  } catch (cause) {
+    return { kind: 'failure', error: new NotSerializableError('the task result', { cause }) };
+  }
+}
+
+function classifyError(request: TaskRequest, ctx: TaskContext, signal: AbortSignal, error: unknown): Outcome {
+  if (error instanceof Retry) return { kind: 'retry', retry: error };
+  if (error instanceof Reject) return { kind: 'reject', reject: error };
+  if (error instanceof Ignore) return { kind: 'ignore' };
+  const opts = request.task.options;
+  if (opts.autoretryFor.length && matchesError(error, opts.autoretryFor)) {
+    const countdown = opts.retryBackoff
+      ? exponentialBackoff(opts.retryBackoff === true ? 1 : opts.retryBackoff, request.retries, opts.retryBackoffMax, opts.retryJitter)
+      : opts.defaultRetryDelay;
+    try {
+      ctx.retry({ exc: error, countdown });
+    } catch (thrown) {
+      if (thrown instanceof Retry) return { kind: 'retry', retry: thrown };
+      return { kind: 'failure', error: thrown };
+    }
+  }
+  // After the soft limit fired, whatever the task threw is reported as the limit, as Celery does.
+  if (signal.aborted && signal.reason instanceof SoftTimeLimitExceeded) return { kind: 'failure', error: signal.reason };
+  return { kind: 'failure', error };
+}
+
+function createContext(request: TaskRequest, signal: AbortSignal, env: ExecutionEnv): TaskContext {
+  const { message, delivery, task } = request;
+  const h = message.headers;
+  return {
+    id: h.id,
+    name: h.task,
+    retries: h.retries,
+    signal,
+    args: message.args,
+    kwargs: message.kwargs,
+    rootId: h.root_id,
+    parentId: h.parent_id,
+    groupId: h.group,
+    eta: message.eta,
+    expires: message.expires,
+    hostname: env.hostname,
+    queue: delivery.queue,
+    priority: delivery.priority,
+    redelivered: delivery.redelivered,
+    headers: h,
+    retry(options: RetryOptions = {}): never {
+      const max = options.maxRetries === undefined ? task.options.maxRetries : options.maxRetries;
+      if (max !== null && h.retries >= max) {
+        if (options.exc !== undefined) throw options.exc;
+        throw new MaxRetriesExceededError(task.name, h.id, max);
+      }
+      const now = Date.now();
+      let eta: Date;
+      if (options.eta) eta = options.eta;
+      else {
+        const countdown = options.countdown ?? (task.options.retryBackoff
+          ? exponentialBackoff(task.options.retryBackoff === true ? 1 : task.options.retryBackoff, h.retries, task.options.retryBackoffMax, task.options.retryJitter)
+          : task.options.defaultRetryDelay);
+        eta = new Date(now + countdown * 1000);
+      }
+      throw new Retry(eta, Math.max(0, (eta.getTime() - now) / 1000), options.exc);
+    },
+    updateState: (state, meta) => env.updateState(request, state, meta ?? null),
+    progress: (meta) => env.updateState(request, 'PROGRESS', meta),
+  };
+}

@@ -1,0 +1,290 @@
+/**
+ * The worker: consumes queues, runs tasks with async concurrency N, reports their results.
+ *
+ * ```ts
+ * const worker = Worker.create(app, { queues: ['celery'], concurrency: 10 });
+ * await worker.run();        // resolves after shutdown
+ * await worker.shutdown();   // from elsewhere: stop taking work, finish what runs, give back the rest
+ * ```
+ *
+ * Lifecycle: created -> starting -> running -> stopping -> stopped.
+ */
+import { hostname as osHostname } from 'node:os';
+import type { App } from '../app.js';
+import type { Consumer, Delivery } from '../broker/broker.js';
+import { BadMessageError, ConfigError, NotRegistered, StateError, TaskRevokedError } from '../errors.js';
+import { Lifecycle } from '../lifecycle.js';
+import { States } from '../protocol/result-meta.js';
+import { decodeTaskMessage } from '../protocol/task-message.js';
+import { TaskRequest } from './request.js';
+import { ResultWriter } from './result-writer.js';
+import { executeTask, type Outcome } from './task-execution.js';
+import { publishRetry } from './retry-publisher.js';
+
+export interface WorkerOptions {
+  /** Queues to consume. @default [app.defaultQueue] */
+  queues?: readonly string[];
+  /** Tasks run at once. @default 10 */
+  concurrency?: number;
+  /** Messages reserved per concurrency slot (prefetch = concurrency × multiplier). @default 4 */
+  prefetchMultiplier?: number;
+  /** Node name, `name@host`. @default `celeriac@<hostname>` */
+  hostname?: string;
+  /** Handle SIGTERM/SIGINT: first a warm shutdown, a second one a cold shutdown. @default false */
+  handleSignals?: boolean;
+}
+
+export type WorkerState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+const TRANSITIONS: Record<WorkerState, WorkerState[]> = {
+  created: ['starting', 'stopped'],
+  starting: ['running', 'stopping', 'stopped'],
+  running: ['stopping'],
+  stopping: ['stopped'],
+  stopped: [],
+};
+
+/** Counters since start, for progress lines and tests. */
+export interface WorkerStats {
+  received: number;
+  succeeded: number;
+  failed: number;
+  retried: number;
+  revoked: number;
+  deadLettered: number;
+}
+
+export class Worker {
+  readonly hostname: string;
+  readonly queues: readonly string[];
+  readonly concurrency: number;
+  readonly stats: WorkerStats = { received: 0, succeeded: 0, failed: 0, retried: 0, revoked: 0, deadLettered: 0 };
+  private readonly lifecycle: Lifecycle<WorkerState>;
+  private readonly prefetch: number;
+  private readonly writer: ResultWriter;
+  private consumer: Consumer | null = null;
+  private readonly ready: TaskRequest[] = [];
+  private readonly held = new Map<TaskRequest, NodeJS.Timeout>();
+  private readonly active = new Set<TaskRequest>();
+  /** Settling and reporting work in flight, awaited before the worker stops. */
+  private readonly pending = new Set<Promise<void>>();
+  private stopped!: Promise<void>;
+  private resolveStopped!: () => void;
+  private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
+
+  private constructor(
+    private readonly app: App,
+    private readonly options: WorkerOptions,
+  ) {
+    this.hostname = options.hostname ?? `celeriac@${osHostname()}`;
+    this.queues = options.queues?.length ? [...options.queues] : [app.defaultQueue];
+    this.concurrency = options.concurrency ?? 10;
+    const multiplier = options.prefetchMultiplier ?? 4;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new ConfigError(`worker option "concurrency" must be a positive integer, got ${JSON.stringify(options.concurrency)}`);
+    if (!Number.isInteger(multiplier) || multiplier < 1) throw new ConfigError(`worker option "prefetchMultiplier" must be a positive integer, got ${JSON.stringify(options.prefetchMultiplier)}`);
+    if (!this.queues.every((q) => typeof q === 'string' && q !== '')) throw new ConfigError(`worker option "queues" must list non-empty names, got ${JSON.stringify(options.queues)}`);
+    this.prefetch = this.concurrency * multiplier;
+    this.lifecycle = new Lifecycle<WorkerState>(`worker ${this.hostname}`, 'created', TRANSITIONS, app.logger);
+    this.writer = new ResultWriter(app, this.hostname);
+    this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
+  }
+
+  static create(app: App, options: WorkerOptions = {}): Worker {
+    return new Worker(app, options);
+  }
+
+  get state(): WorkerState {
+    return this.lifecycle.state;
+  }
+
+  /** Starts consuming and resolves when the worker has shut down. */
+  async run(): Promise<void> {
+    if (!this.lifecycle.is('created')) throw new StateError(`worker.run() was called in state ${this.state}`);
+    this.lifecycle.set('starting');
+    if (this.options.handleSignals) this.installSignalHandlers();
+    try {
+      await this.app.connect();
+      const consumer = await this.app.broker.consume(this.queues, (d) => this.onDelivery(d), { prefetch: this.prefetch });
+      this.consumer = consumer;
+      if (this.lifecycle.is('stopping')) await consumer.cancel();
+      else {
+        this.lifecycle.set('running');
+        this.app.logger.info(`worker ${this.hostname} ready`, { queues: this.queues, concurrency: this.concurrency });
+      }
+    } catch (err) {
+      this.removeSignalHandlers();
+      this.lifecycle.set('stopped');
+      this.resolveStopped();
+      throw err;
+    }
+    await this.stopped;
+  }
+
+  /**
+   * Stops taking work. Warm (default): waits for running tasks, gives back reserved and held ones.
+   * Cold: also aborts running tasks' signals and gives back the late-ack ones without waiting.
+   */
+  async shutdown(options: { cold?: boolean } = {}): Promise<void> {
+    if (this.lifecycle.is('created')) {
+      this.lifecycle.set('stopped');
+      this.resolveStopped();
+      return;
+    }
+    if (this.lifecycle.is('stopped')) return;
+    if (options.cold) this.abortActive();
+    if (this.lifecycle.is('stopping')) return this.stopped;
+    this.lifecycle.set('stopping');
+    this.app.logger.info(`worker ${this.hostname} shutting down`, { running: this.active.size, reserved: this.ready.length + this.held.size });
+    await this.consumer?.cancel();
+    const giveBack = [...this.ready, ...this.held.keys()];
+    this.ready.length = 0;
+    for (const timer of this.held.values()) clearTimeout(timer);
+    this.held.clear();
+    await Promise.all(giveBack.map((r) => r.reject(true)));
+    while (this.active.size || this.pending.size) await Promise.race([...this.pending, sleep(50)]);
+    this.removeSignalHandlers();
+    this.lifecycle.set('stopped');
+    this.resolveStopped();
+  }
+
+  private onDelivery(delivery: Delivery): void {
+    this.track(this.accept(delivery));
+  }
+
+  private async accept(delivery: Delivery): Promise<void> {
+    if (!this.lifecycle.is('running', 'starting')) return delivery.reject(true);
+    this.stats.received++;
+    let message;
+    try {
+      message = decodeTaskMessage(delivery.message);
+    } catch (err) {
+      if (!(err instanceof BadMessageError)) throw err;
+      return this.deadLetter(delivery, `bad-message:${err.reason}`, err.message);
+    }
+    const task = this.app.tasks.get(message.headers.task);
+    if (!task) {
+      this.app.logger.error(`received unregistered task ${message.headers.task}`, { id: message.headers.id });
+      if (!message.headers.ignore_result) await this.writer.storeError(message, delivery.queue, States.FAILURE, new NotRegistered(message.headers.task), false);
+      return this.deadLetter(delivery, 'not-registered', `task "${message.headers.task}" is not registered on worker ${this.hostname}`);
+    }
+    const request = new TaskRequest(delivery, message, task);
+    if (request.isExpired(Date.now())) return this.revokeExpired(request);
+    const wait = message.eta ? message.eta.getTime() - Date.now() : 0;
+    if (wait > 0) return this.hold(request, wait);
+    this.ready.push(request);
+    this.pump();
+  }
+
+  /** Keeps an ETA task until it is due; raises prefetch by one meanwhile, as Celery does. */
+  private hold(request: TaskRequest, waitMs: number): void {
+    const timer = setTimeout(() => {
+      this.held.delete(request);
+      this.consumer?.setPrefetch(this.prefetch + this.held.size);
+      if (!this.lifecycle.is('running')) return;
+      this.ready.push(request);
+      this.pump();
+    }, Math.min(waitMs, 2 ** 31 - 1));
+    this.held.set(request, timer);
+    this.consumer?.setPrefetch(this.prefetch + this.held.size);
+  }
+
+  private pump(): void {
+    while (this.active.size < this.concurrency && this.ready.length && this.lifecycle.is('running')) {
+      const request = this.ready.shift()!;
+      this.active.add(request);
+      this.track(this.runRequest(request).finally(() => {
+        this.active.delete(request);
+        this.pump();
+      }));
+    }
+  }
+
+  private async runRequest(request: TaskRequest): Promise<void> {
+    if (request.isExpired(Date.now())) return this.revokeExpired(request);
+    if (!request.acksLate) await request.ack();
+    if (request.task.options.trackStarted && !request.ignoreResult) {
+      await this.writer.store(request.message, request.delivery.queue, States.STARTED, { pid: process.pid, hostname: this.hostname });
+    }
+    const outcome = await executeTask(request, {
+      hostname: this.hostname,
+      updateState: (req, state, meta) => (req.ignoreResult ? Promise.resolve() : this.writer.store(req.message, req.delivery.queue, state, meta)),
+    });
+    await this.report(request, outcome);
+  }
+
+  private async report(request: TaskRequest, outcome: Outcome): Promise<void> {
+    const { message, delivery } = request;
+    const store = !request.ignoreResult;
+    switch (outcome.kind) {
+      case 'success':
+        this.stats.succeeded++;
+        if (store) await this.writer.store(message, delivery.queue, States.SUCCESS, outcome.value);
+        return request.ack();
+      case 'failure':
+        this.stats.failed++;
+        this.app.logger.warn(`task ${request.name}[${request.id}] failed`, { error: outcome.error });
+        if (store) await this.writer.storeError(message, delivery.queue, States.FAILURE, outcome.error);
+        return request.ack();
+      case 'retry':
+        this.stats.retried++;
+        await publishRetry(this.app, request, outcome.retry);
+        if (store) await this.writer.storeError(message, delivery.queue, States.RETRY, outcome.retry.exc ?? outcome.retry);
+        return request.ack();
+      case 'reject':
+        if (outcome.reject.requeue) return request.reject(true);
+        return this.deadLetter(delivery, 'rejected', outcome.reject.message, request);
+      case 'ignore':
+        return request.ack();
+    }
+  }
+
+  private async revokeExpired(request: TaskRequest): Promise<void> {
+    this.stats.revoked++;
+    if (!request.ignoreResult) {
+      await this.writer.storeError(request.message, request.delivery.queue, States.REVOKED, new TaskRevokedError('expired'), false);
+    }
+    await request.ack();
+  }
+
+  private async deadLetter(delivery: Delivery, code: string, reason: string, request?: TaskRequest): Promise<void> {
+    this.stats.deadLettered++;
+    this.app.logger.warn(`message set aside: ${reason}`, { code, queue: delivery.queue });
+    if (request) request.settled = true;
+    await this.app.broker.deadLetter(delivery, { code, message: reason });
+  }
+
+  private abortActive(): void {
+    for (const request of this.active) {
+      request.controller?.abort(new Error('worker cold shutdown'));
+      // A late-ack task goes back to the queue so another worker runs it; early-ack ones are gone.
+      if (request.acksLate) this.track(request.reject(true));
+    }
+  }
+
+  private track(work: Promise<void>): void {
+    const p = work.catch((err: unknown) => this.app.logger.error('worker error', { error: err }));
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
+  private installSignalHandlers(): void {
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+      const handler = () => {
+        const cold = this.lifecycle.is('stopping');
+        this.app.logger.warn(`${sig} received: ${cold ? 'cold' : 'warm'} shutdown`);
+        void this.shutdown({ cold });
+      };
+      process.on(sig, handler);
+      this.signalHandlers.push([sig, handler]);
+    }
+  }
+
+  private removeSignalHandlers(): void {
+    for (const [sig, handler] of this.signalHandlers) process.off(sig, handler);
+    this.signalHandlers.length = 0;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
