@@ -22,7 +22,7 @@ const selected = only.length ? files.filter((f) => only.some((o) => f.includes(o
 selected.sort();
 const result = spawnSync(
   process.execPath,
-  ['--conditions=development', '--import', 'tsx', '--test', '--test-concurrency=2', ...selected],
+  ['--conditions=development', '--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=180000', ...selected],
   { stdio: 'inherit', env: { ...process.env, CELERIAC_TEST: '1' } },
 );
 process.exit(result.status ?? 1);

@@ -4,17 +4,23 @@
  * when a URL asks for it, so core has no dependency on any driver. A missing package is reported
  * with the command that installs it.
  *
- * An adapter package exports `createBroker(url)` and/or `createBackend(url)`.
+ * An adapter package exports `createBroker(url, context)` and/or `createBackend(url, context)`.
  */
 import { AdapterMissingError, ConfigError, UnknownSchemeError } from './errors.js';
 import type { Broker } from './broker/broker.js';
 import { MemoryBroker } from './broker/memory-broker.js';
 import type { ResultBackend } from './backend/result-backend.js';
 import { MemoryBackend } from './backend/memory-backend.js';
+import { consoleLogger, type Logger } from './logger.js';
+
+/** What the app hands an adapter besides the URL. */
+export interface AdapterContext {
+  readonly logger: Logger;
+}
 
 export interface AdapterModule {
-  createBroker?(url: string): Broker;
-  createBackend?(url: string): ResultBackend;
+  createBroker?(url: string, context: AdapterContext): Broker;
+  createBackend?(url: string, context: AdapterContext): ResultBackend;
 }
 
 /** scheme → package that handles it. */
@@ -38,20 +44,26 @@ export function schemeOf(url: string): string {
   return m[1]!.toLowerCase();
 }
 
-export async function brokerFromUrl(url: string): Promise<Broker> {
+/** Throws now, not at connect time, when no adapter handles the URL's scheme. */
+export function checkUrl(url: string): void {
+  const scheme = schemeOf(url);
+  if (scheme !== 'memory' && !ADAPTER_PACKAGES[scheme]) throw new UnknownSchemeError(url, scheme, ['memory', ...Object.keys(ADAPTER_PACKAGES)]);
+}
+
+export async function brokerFromUrl(url: string, context: AdapterContext = { logger: consoleLogger() }): Promise<Broker> {
   const scheme = schemeOf(url);
   if (scheme === 'memory') return new MemoryBroker();
   const mod = await loadAdapter(url, scheme);
   if (!mod.createBroker) throw new ConfigError(`${ADAPTER_PACKAGES[scheme]} provides no broker for ${scheme}:// URLs`);
-  return mod.createBroker(url);
+  return mod.createBroker(url, context);
 }
 
-export async function backendFromUrl(url: string): Promise<ResultBackend> {
+export async function backendFromUrl(url: string, context: AdapterContext = { logger: consoleLogger() }): Promise<ResultBackend> {
   const scheme = schemeOf(url);
   if (scheme === 'memory') return new MemoryBackend();
   const mod = await loadAdapter(url, scheme);
   if (!mod.createBackend) throw new ConfigError(`${ADAPTER_PACKAGES[scheme]} provides no result backend for ${scheme}:// URLs`);
-  return mod.createBackend(url);
+  return mod.createBackend(url, context);
 }
 
 async function loadAdapter(url: string, scheme: string): Promise<AdapterModule> {

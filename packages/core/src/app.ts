@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { backendFromUrl, brokerFromUrl, DEFAULT_URL, schemeOf } from './adapters.js';
+import { backendFromUrl, brokerFromUrl, checkUrl, DEFAULT_URL, schemeOf } from './adapters.js';
 import { validateApplyOptions, type ApplyOptions } from './apply-options.js';
 import type { ResultBackend } from './backend/result-backend.js';
 import type { Broker } from './broker/broker.js';
@@ -78,13 +78,13 @@ export class App {
     const broker = options.broker ?? process.env['CELERIAC_BROKER_URL'] ?? DEFAULT_URL;
     this.brokerInstance = typeof broker === 'string' ? null : broker;
     this.brokerUrl = typeof broker === 'string' ? broker : null;
-    if (this.brokerUrl !== null) schemeOf(this.brokerUrl); // validate early
+    if (this.brokerUrl !== null) checkUrl(this.brokerUrl); // validate early
 
     let backend = options.backend === undefined ? (process.env['CELERIAC_RESULT_BACKEND'] ?? undefined) : options.backend;
     if (backend === undefined) backend = this.brokerUrl !== null && BACKEND_SCHEMES.has(schemeOf(this.brokerUrl)) ? this.brokerUrl : null;
     this.backendInstance = typeof backend === 'string' || backend === null ? null : backend;
     this.backendUrl = typeof backend === 'string' ? backend : null;
-    if (this.backendUrl !== null) schemeOf(this.backendUrl);
+    if (this.backendUrl !== null) checkUrl(this.backendUrl);
   }
 
   /** Defines and registers a task. Options are validated now. */
@@ -106,8 +106,8 @@ export class App {
   connect(): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError('the app'));
     this.connecting ??= (async () => {
-      if (!this.brokerInstance) this.brokerInstance = await brokerFromUrl(this.brokerUrl!);
-      if (!this.backendInstance && this.backendUrl) this.backendInstance = await backendFromUrl(this.backendUrl);
+      if (!this.brokerInstance) this.brokerInstance = await brokerFromUrl(this.brokerUrl!, { logger: this.logger });
+      if (!this.backendInstance && this.backendUrl) this.backendInstance = await backendFromUrl(this.backendUrl, { logger: this.logger });
       await this.brokerInstance.connect();
       await this.backendInstance?.connect();
     })();
@@ -135,14 +135,26 @@ export class App {
    * Resolves once the broker has the message.
    */
   async sendTask<R = unknown>(name: string, options: ApplyOptions<readonly unknown[]> = {}, task?: AnyTask): Promise<AsyncResult<R>> {
-    const message = this.buildMessage(name, options, task);
-    await this.connect();
-    await this.broker.publish(encodeForSend(message), {
-      queue: options.queue ?? task?.options.queue ?? this.defaultQueue,
-      priority: message.properties.priority ?? 0,
-      notBefore: message.eta,
+    const [result] = await this.sendTasks([{ name, options, task }]);
+    return result as AsyncResult<R>;
+  }
+
+  /**
+   * Sends many tasks in as few broker round trips as the broker allows (one transaction on SQLite).
+   * Resolves once the broker has all of them.
+   */
+  async sendTasks(calls: ReadonlyArray<{ name: string; options?: ApplyOptions<readonly unknown[]>; task?: AnyTask }>): Promise<AsyncResult[]> {
+    const outgoing = calls.map(({ name, options = {}, task }) => {
+      const message = this.buildMessage(name, options, task);
+      return {
+        message: encodeForSend(message),
+        options: { queue: options.queue ?? task?.options.queue ?? this.defaultQueue, priority: message.properties.priority ?? 0, notBefore: message.eta },
+        id: message.headers.id,
+      };
     });
-    return this.asyncResult<R>(message.headers.id);
+    await this.connect();
+    await this.broker.publishMany(outgoing);
+    return outgoing.map((o) => this.asyncResult(o.id));
   }
 
   /** Builds the protocol v2 message a call would send (also used for retries and bulk sends). */

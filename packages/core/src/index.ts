@@ -10,7 +10,8 @@ export { AsyncResult, errorFromMeta, type GetOptions } from './result.js';
 export { Worker, type WorkerOptions, type WorkerState, type WorkerStats } from './worker/worker.js';
 export { exponentialBackoff } from './retry-policy.js';
 export { consoleLogger, silentLogger, isLogLevel, type Logger, type LogLevel, type LogFields } from './logger.js';
-export { brokerFromUrl, backendFromUrl, schemeOf, DEFAULT_URL, ADAPTER_PACKAGES, type AdapterModule } from './adapters.js';
+export { brokerFromUrl, backendFromUrl, checkUrl, schemeOf, DEFAULT_URL, ADAPTER_PACKAGES, type AdapterModule, type AdapterContext } from './adapters.js';
+export { Lifecycle } from './lifecycle.js';
 
 export type {
   Broker,

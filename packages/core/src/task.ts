@@ -12,6 +12,7 @@ export type TaskFunction<A extends unknown[], R> = (ctx: TaskContext, ...args: A
 /** What a task needs from its app to send itself. */
 export interface TaskSender {
   sendTask<R>(name: string, options: ApplyOptions<readonly unknown[]>, task?: AnyTask): Promise<AsyncResult<R>>;
+  sendTasks(calls: ReadonlyArray<{ name: string; options?: ApplyOptions<readonly unknown[]>; task?: AnyTask }>): Promise<AsyncResult[]>;
 }
 
 export class Task<A extends unknown[] = unknown[], R = unknown> {
@@ -33,6 +34,12 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
   /** Sends the task with call options (countdown, eta, expires, priority, queue, ...). */
   applyAsync(options: ApplyOptions<A> = {}): Promise<AsyncResult<R>> {
     return this.sender.sendTask<R>(this.name, options as ApplyOptions<readonly unknown[]>, this as AnyTask);
+  }
+
+  /** Sends many calls of this task at once (one broker round trip where the broker allows). */
+  async applyMany(calls: ReadonlyArray<ApplyOptions<A>>): Promise<AsyncResult<R>[]> {
+    const sent = await this.sender.sendTasks(calls.map((options) => ({ name: this.name, options: options as ApplyOptions<readonly unknown[]>, task: this as AnyTask })));
+    return sent as AsyncResult<R>[];
   }
 }
 

@@ -41,7 +41,10 @@ export interface OutgoingMessage {
   readonly options: PublishOptions;
 }
 
-/** A message handed to a consumer. Settle it exactly once: ack, reject or deadLetter. */
+/**
+ * A message handed to a consumer. Settle it exactly once: ack, reject or deadLetter (with the
+ * broker that delivered it). Settling after the broker closed does nothing: the message went back.
+ */
 export interface Delivery {
   readonly message: RawMessage;
   readonly queue: string;
@@ -56,7 +59,7 @@ export interface Delivery {
 }
 
 export interface ConsumeOptions {
-  /** At most this many delivered-but-unsettled messages at once. */
+  /** At most this many delivered-but-unsettled messages at once. At least 1 (0 is not "unlimited"). */
   readonly prefetch: number;
 }
 
@@ -98,14 +101,18 @@ export interface Broker {
   /** Publishes many messages in as few round trips as the transport allows. */
   publishMany(messages: readonly OutgoingMessage[]): Promise<void>;
   consume(queues: readonly string[], onDelivery: (delivery: Delivery) => void, options: ConsumeOptions): Promise<Consumer>;
-  /** Removes every waiting message from a queue; returns how many. */
+  /** Removes every waiting message from a queue, delayed ones included; returns how many. */
   purge(queue: string): Promise<number>;
-  /** Messages waiting in a queue (not counting delivered, unacknowledged ones). */
+  /** Messages waiting in a queue, delayed ones included (not delivered, unacknowledged ones). */
   size(queue: string): Promise<number>;
   /** Settles a delivery by setting it aside with its reason. */
   deadLetter(delivery: Delivery, reason: DeadLetterReason): Promise<void>;
+  /** Dead-lettered messages, oldest first. */
   listDeadLetters(options?: ListDeadLettersOptions): Promise<DeadLetterEntry[]>;
-  /** Puts a dead-lettered message back on its queue. Returns false if no such entry. */
+  /**
+   * Puts a dead-lettered message back on its queue. Returns false if there is no such entry, or
+   * it holds only raw text that cannot be replayed.
+   */
   replayDeadLetter(id: string): Promise<boolean>;
   /** Deletes a dead-lettered message for good. Returns false if no such entry. */
   deleteDeadLetter(id: string): Promise<boolean>;

@@ -44,7 +44,8 @@ export class MemoryBroker implements Broker {
   };
   private readonly queues = new Map<string, PriorityQueue>();
   private readonly consumers: ConsumerState[] = [];
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Delayed messages (countdown/ETA) waiting for their timer, by timer. */
+  private readonly delayed = new Map<NodeJS.Timeout, string>();
   private readonly unsettled = new Map<string, { queue: string; item: QueuedMessage }>();
   private readonly deadLetters = new Map<string, DeadLetterEntry>();
   private closed = false;
@@ -60,11 +61,11 @@ export class MemoryBroker implements Broker {
     const delay = options.notBefore ? options.notBefore.getTime() - Date.now() : 0;
     if (delay > 0) {
       const timer = setTimeout(() => {
-        this.timers.delete(timer);
+        this.delayed.delete(timer);
         this.enqueue(options.queue, item);
       }, delay);
       timer.unref();
-      this.timers.add(timer);
+      this.delayed.set(timer, options.queue);
       return;
     }
     this.enqueue(options.queue, item);
@@ -93,12 +94,20 @@ export class MemoryBroker implements Broker {
   }
 
   async purge(queue: string): Promise<number> {
-    const q = this.queues.get(queue);
-    return q ? q.clear() : 0;
+    let purged = this.queues.get(queue)?.clear() ?? 0;
+    for (const [timer, name] of this.delayed) {
+      if (name !== queue) continue;
+      clearTimeout(timer);
+      this.delayed.delete(timer);
+      purged++;
+    }
+    return purged;
   }
 
   async size(queue: string): Promise<number> {
-    return this.queues.get(queue)?.size ?? 0;
+    let delayed = 0;
+    for (const name of this.delayed.values()) if (name === queue) delayed++;
+    return (this.queues.get(queue)?.size ?? 0) + delayed;
   }
 
   async deadLetter(delivery: Delivery, reason: DeadLetterReason): Promise<void> {
@@ -134,8 +143,8 @@ export class MemoryBroker implements Broker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    for (const t of this.delayed.keys()) clearTimeout(t);
+    this.delayed.clear();
     this.consumers.length = 0;
     // What was delivered and never settled goes back, as a broker connection closing would do.
     for (const { queue, item } of this.unsettled.values()) this.queueFor(queue).pushFront({ ...item, redelivered: true });

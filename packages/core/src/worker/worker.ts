@@ -110,6 +110,8 @@ export class Worker {
       else {
         this.lifecycle.set('running');
         this.app.logger.info(`worker ${this.hostname} ready`, { queues: this.queues, concurrency: this.concurrency });
+        this.pump(); // deliveries may have arrived while starting
+
       }
     } catch (err) {
       this.removeSignalHandlers();

@@ -1,0 +1,138 @@
+/** The worker on the in-memory broker: results, failures, arguments, states. */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { RemoteTaskError, States, type App } from '../src/index.js';
+import { memoryApp, startWorker } from './helpers.js';
+
+class ServiceError extends Error {
+  override name = 'ServiceError';
+}
+
+describe('worker results', () => {
+  let app: App;
+  let stop: () => Promise<void>;
+  const gate: { open?: () => void } = {};
+
+  before(() => {
+    app = memoryApp();
+    app.task({ name: 'proj.add', params: ['x', 'y'] }, (_ctx, x: number, y: number) => x + y);
+    app.task('proj.fail', () => {
+      throw new ServiceError('upstream said no');
+    });
+    app.task('proj.typeerror', () => {
+      throw new TypeError('bad type');
+    });
+    app.task({ name: 'proj.progress', trackStarted: true }, async (ctx) => {
+      await ctx.progress({ current: 3, total: 10 });
+      await new Promise<void>((resolve) => (gate.open = resolve));
+      return 'done';
+    });
+    app.task('proj.undefined', () => undefined);
+    app.task('proj.bigint', () => 10n);
+    app.task('proj.spawn', async (ctx) => {
+      const child = await app.sendTask('proj.add', { args: [1, 1] });
+      return { child: child.id, me: ctx.id };
+    });
+    ({ stop } = startWorker(app));
+  });
+  after(async () => {
+    await stop();
+    await app.close();
+  });
+
+  test('a task returns its result with Celery extended metadata', async () => {
+    const add = app.tasks.get('proj.add')!;
+    const r = await add.delay(2, 3);
+    assert.equal(await r.get({ timeout: 5000 }), 5);
+    assert.equal(await r.state(), States.SUCCESS);
+    assert.equal(await r.ready(), true);
+    assert.equal(await r.successful(), true);
+    const meta = await r.meta();
+    assert.equal(meta.name, 'proj.add');
+    assert.deepEqual(meta.args, [2, 3]);
+    assert.equal(meta.retries, 0);
+    assert.equal(meta.queue, 'celery');
+    assert.match(meta.date_done!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/);
+  });
+
+  test('keyword arguments from a Python-style call map onto declared params', async () => {
+    const r = await app.sendTask('proj.add', { kwargs: { y: 10, x: 1 } });
+    assert.equal(await r.get({ timeout: 5000 }), 11);
+  });
+
+  test('arguments a task cannot take fail that task with a TypeError, and nothing else', async () => {
+    const bad = await app.sendTask('proj.add', { args: [1, 2, 3] });
+    await assert.rejects(bad.get({ timeout: 5000 }), (err: unknown) => {
+      assert.ok(err instanceof RemoteTaskError);
+      assert.equal(err.name, 'TypeError');
+      assert.match(err.message, /takes 2 positional arguments but 3 were given/);
+      return true;
+    });
+    const missing = await app.sendTask('proj.add', { kwargs: { x: 1 } });
+    await assert.rejects(missing.get({ timeout: 5000 }), /missing 1 required argument: 'y'/);
+    const good = await app.sendTask('proj.add', { args: [4, 4] });
+    assert.equal(await good.get({ timeout: 5000 }), 8);
+  });
+
+  test('get() rethrows the task error with its type, message and traceback', async () => {
+    const r = await app.sendTask('proj.fail');
+    await assert.rejects(r.get({ timeout: 5000 }), (err: unknown) => {
+      assert.ok(err instanceof RemoteTaskError);
+      assert.equal(err.name, 'ServiceError');
+      assert.equal(err.excType, 'ServiceError');
+      assert.equal(err.message, 'upstream said no');
+      assert.match(err.remoteTraceback ?? '', /ServiceError: upstream said no/);
+      return true;
+    });
+    assert.equal(await r.failed(), true);
+    assert.match((await r.traceback()) ?? '', /at /);
+    assert.equal(await r.get({ timeout: 100, propagate: false }).then(() => 'no throw'), 'no throw');
+    const typed = await app.sendTask('proj.typeerror');
+    assert.deepEqual(await typed.get({ propagate: false, timeout: 5000 }), {
+      exc_type: 'TypeError',
+      exc_message: ['bad type'],
+      exc_module: 'builtins',
+    });
+  });
+
+  test('custom states (PROGRESS) and STARTED are visible while the task runs', async () => {
+    const r = await app.sendTask('proj.progress');
+    let state = await r.state();
+    for (let i = 0; i < 200 && state !== 'PROGRESS'; i++) {
+      await new Promise((res) => setTimeout(res, 10));
+      state = await r.state();
+    }
+    assert.equal(state, 'PROGRESS');
+    assert.deepEqual(await r.info(), { current: 3, total: 10 });
+    assert.equal(await r.ready(), false);
+    gate.open!();
+    assert.equal(await r.get({ timeout: 5000 }), 'done');
+  });
+
+  test('undefined becomes null; a result JSON cannot hold fails with EncodeError', async () => {
+    assert.equal(await (await app.sendTask('proj.undefined')).get({ timeout: 5000 }), null);
+    await assert.rejects((await app.sendTask('proj.bigint')).get({ timeout: 5000 }), { name: 'EncodeError' });
+  });
+
+  test('a task sent from a task gets parent_id and root_id', async () => {
+    const r = await app.sendTask<{ child: string; me: string }>('proj.spawn');
+    const { child, me } = await r.get({ timeout: 5000 });
+    const childResult = app.asyncResult(child);
+    await childResult.get({ timeout: 5000 });
+    const meta = await childResult.meta();
+    assert.equal(meta.parent_id, me);
+  });
+
+  test('forget() removes the result; an unknown id is PENDING', async () => {
+    const r = await app.sendTask('proj.add', { args: [1, 2] });
+    await r.get({ timeout: 5000 });
+    await r.forget();
+    assert.equal(await r.state(), States.PENDING);
+    assert.equal(await app.asyncResult('no-such-id').state(), States.PENDING);
+  });
+
+  test('get() with a timeout throws ResultTimeoutError for a task that never runs', async () => {
+    const r = await app.sendTask('proj.add', { args: [1, 2], queue: 'nobody-listens' });
+    await assert.rejects(r.get({ timeout: 50 }), { code: 'CELERIAC_E_RESULT_TIMEOUT' });
+  });
+});
