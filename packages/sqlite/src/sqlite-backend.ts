@@ -1,0 +1,190 @@
+/**
+ * The embedded SQLite result backend: results in a table of the same file the broker uses (or
+ * another), readable by every process on the machine and kept across restarts.
+ *
+ * URL:  `sqlite://` (./celeriac.db), `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`,
+ *       with query options `?poll_interval=50&busy_timeout=5000` (`visibility_timeout` is accepted
+ *       and ignored, so one URL can serve as broker and backend).
+ * Capabilities: persistent, shared between processes.
+ * Options: see {@link SqliteOptions} — path, pollInterval (ms, default 50), busyTimeout (ms,
+ *       default 5000), logger.
+ *
+ * Writes issued in one tick share a transaction (write-batcher.ts); `set()` resolves after its
+ * commit. A stored SUCCESS is never replaced. Expired entries are invisible at once and deleted by
+ * a sweep every minute. `watch()` wakes on this process's commits and, through a file watch on the
+ * `-wal` file, on other processes' commits; a check of SQLite's `data_version` every poll interval
+ * backs the file watch up where the file system does not report changes.
+ */
+import {
+  ClosedError,
+  ConfigError,
+  consoleLogger,
+  decodeResultMeta,
+  type BackendCapabilities,
+  type Logger,
+  type ResultBackend,
+  type ResultMeta,
+  type SetResultOptions,
+} from '@celeriac/core';
+import { ResultStore } from './result-store.js';
+import { resolveSqliteOptions, type ResolvedSqliteOptions, type SqliteOptions } from './sqlite-options.js';
+import { SqliteStore } from './sqlite-store.js';
+
+type BackendState = 'new' | 'open' | 'closed';
+
+interface Connection {
+  readonly store: SqliteStore;
+  readonly results: ResultStore;
+  readonly stopListening: () => void;
+}
+
+/** How often expired results are deleted from the file. */
+const SWEEP_INTERVAL_MS = 60_000;
+
+export class SqliteBackend implements ResultBackend {
+  readonly capabilities: BackendCapabilities = { persistent: true, shared: true };
+  readonly options: ResolvedSqliteOptions;
+  private readonly logger: Logger;
+  private state: BackendState = 'new';
+  private conn: Connection | null = null;
+  /** Pending watch() calls; each is resolved (and removed) by the next wake-up. */
+  private readonly watchers = new Set<() => void>();
+  private pollTimer: NodeJS.Timeout | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private dataVersion = 0;
+
+  constructor(options: SqliteOptions) {
+    this.options = resolveSqliteOptions(options);
+    this.logger = options.logger ?? consoleLogger('warn');
+  }
+
+  async connect(): Promise<void> {
+    this.open();
+  }
+
+  async get(taskId: string): Promise<ResultMeta | null> {
+    return this.read(this.open().results, taskId, Date.now());
+  }
+
+  async getMany(taskIds: readonly string[]): Promise<(ResultMeta | null)[]> {
+    const { store, results } = this.open();
+    const now = Date.now();
+    // One read transaction: a consistent snapshot, and one lock acquisition for the lot.
+    return store.db.transaction(() => taskIds.map((id) => this.read(results, id, now)))();
+  }
+
+  async set(taskId: string, meta: ResultMeta, options: SetResultOptions = {}): Promise<void> {
+    const expiresIn = options.expiresIn ?? null;
+    if (expiresIn !== null && (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn))) {
+      throw new ConfigError(`set() option "expiresIn" must be a number of seconds or null, got ${JSON.stringify(expiresIn)}`);
+    }
+    if (typeof meta?.status !== 'string') throw new ConfigError(`result metadata needs a string "status", got ${JSON.stringify(meta?.status)}`);
+    const json = JSON.stringify(meta);
+    const { store, results } = this.open();
+    await store.batcher.add(() => {
+      const now = Date.now();
+      results.upsert(taskId, meta.status, json, expiresIn === null ? null : now + expiresIn * 1000, now);
+    });
+  }
+
+  async delete(taskId: string): Promise<void> {
+    const { store, results } = this.open();
+    await store.batcher.add(() => results.delete(taskId));
+  }
+
+  watch(_taskId: string, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted || this.state === 'closed') return resolve();
+      this.open();
+      const wake = () => {
+        this.watchers.delete(wake);
+        signal.removeEventListener('abort', wake);
+        if (this.watchers.size === 0) this.stopPolling();
+        resolve();
+      };
+      this.watchers.add(wake);
+      signal.addEventListener('abort', wake, { once: true });
+      this.startPolling();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    const conn = this.conn;
+    this.setState('closed');
+    this.wakeAll();
+    this.stopPolling();
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+    this.conn = null;
+    if (conn) {
+      conn.stopListening();
+      conn.store.close();
+    }
+  }
+
+  private read(results: ResultStore, taskId: string, now: number): ResultMeta | null {
+    const text = results.get(taskId, now);
+    if (text === undefined) return null;
+    try {
+      return decodeResultMeta(taskId, JSON.parse(text));
+    } catch (err) {
+      this.logger.warn('sqlite backend: stored result is not valid JSON; treating it as missing', { taskId, error: err });
+      return null;
+    }
+  }
+
+  private wakeAll(): void {
+    for (const wake of [...this.watchers]) wake();
+  }
+
+  /**
+   * While anyone watches, check every poll interval whether another connection committed (SQLite
+   * bumps `data_version` then): the fallback when the file watch reports nothing.
+   */
+  private startPolling(): void {
+    if (this.pollTimer || !this.conn) return;
+    const { db } = this.conn.store;
+    this.dataVersion = db.pragma('data_version', { simple: true }) as number;
+    this.pollTimer = setInterval(() => {
+      const version = db.pragma('data_version', { simple: true }) as number;
+      if (version === this.dataVersion) return;
+      this.dataVersion = version;
+      this.wakeAll();
+    }, this.options.pollIntervalMs);
+    this.pollTimer.unref();
+  }
+
+  private stopPolling(): void {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = null;
+  }
+
+  private open(): Connection {
+    if (this.state === 'closed') throw new ClosedError(`the SQLite result backend on ${this.options.path}`);
+    if (!this.conn) {
+      const store = SqliteStore.open(this.options);
+      const results = new ResultStore(store.db);
+      const stopListening = store.signal.listen(() => this.wakeAll());
+      this.conn = { store, results, stopListening };
+      this.sweep();
+      this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+      this.sweepTimer.unref();
+      this.setState('open');
+    }
+    return this.conn;
+  }
+
+  private sweep(): void {
+    if (!this.conn) return;
+    const { store, results } = this.conn;
+    store.batcher.add(() => results.purgeExpired(Date.now())).catch((err: unknown) => {
+      this.logger.warn('sqlite backend: deleting expired results failed', { error: err });
+    });
+  }
+
+  private setState(to: BackendState): void {
+    this.logger.debug(`sqlite backend ${this.options.path}: ${this.state} -> ${to}`);
+    this.state = to;
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * The result backend conformance suite. An adapter's test file calls `backendConformance()` once;
+ * it registers one `describe` block with a test per behaviour of the {@link ResultBackend} contract.
+ *
+ * Every test uses fresh task ids, so the suite can share a store with other tests. Watching a write
+ * made by another instance is checked only when the backend declares `capabilities.shared`.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, it, type TestContext } from 'node:test';
+import { ConfigError, type ResultBackend, type ResultMeta } from '@celeriac/core';
+import { eventually, sleep, within, type Waits } from './conformance-helpers.js';
+import { validateWaits } from './broker-conformance.js';
+
+export const BACKEND_TEST_NAMES = [
+  'get returns null for an unknown task',
+  'set and get round trip',
+  'set replaces a state that is not SUCCESS',
+  'SUCCESS is never overwritten',
+  'expiresIn is honoured',
+  'delete',
+  'getMany keeps the order of the ids',
+  'watch wakes after a set on the same instance',
+  'watch wakes after a set on another instance',
+  'watch resolves on abort',
+] as const;
+export type BackendTestName = (typeof BACKEND_TEST_NAMES)[number];
+
+export interface BackendConformanceOptions {
+  /**
+   * Makes a new backend instance. For a shared backend, instances from successive calls must see
+   * the same store. The suite calls `connect()` and `close()` itself.
+   */
+  create: () => Promise<ResultBackend>;
+  /** Tests this adapter cannot pass, each with the reason. */
+  skip?: Partial<Record<BackendTestName, string>>;
+  /**
+   * Longest wait, in milliseconds, for something that must happen (a watch waking, an entry expiring).
+   * @default 5000
+   */
+  timeoutMs?: number;
+}
+
+/** A result as a worker stores it, with the extended fields and a nested, non-ASCII result. */
+export function sampleMeta(taskId: string, status = 'SUCCESS', result: unknown = { answer: 42, list: [1, 'zwei', null], text: 'naïve ✓' }): ResultMeta {
+  return {
+    status,
+    result,
+    traceback: null,
+    children: [],
+    date_done: status === 'SUCCESS' || status === 'FAILURE' ? '2024-05-01T12:00:00.123456' : null,
+    name: 'conformance.sample',
+    args: [1, 2],
+    kwargs: { k: 'v' },
+    worker: 'conformance@localhost',
+    retries: 0,
+    queue: 'celery',
+    task_id: taskId,
+  };
+}
+
+type Open = () => Promise<ResultBackend>;
+type Case = (open: Open, waits: Waits, t: TestContext) => Promise<void>;
+
+/**
+ * Waits for `taskId` as a caller waiting on a result does: arm watch(), (re)read, await the watch.
+ * The first watch is armed before `write` starts, so the wake-up has to come from the write.
+ */
+async function waitForResult(watcher: ResultBackend, taskId: string, write: () => Promise<void>, waits: Waits): Promise<ResultMeta> {
+  const controller = new AbortController();
+  try {
+    const first = watcher.watch(taskId, controller.signal);
+    const writing = write();
+    const loop = (async () => {
+      await first;
+      while (!controller.signal.aborted) {
+        const next = watcher.watch(taskId, controller.signal);
+        const meta = await watcher.get(taskId);
+        if (meta) return meta;
+        await next;
+      }
+      throw new Error('gave up waiting');
+    })();
+    const [meta] = await within(Promise.all([loop, writing]), waits.timeoutMs, `watch() to report the result of ${taskId}`);
+    return meta;
+  } finally {
+    controller.abort();
+  }
+}
+
+const cases: Record<BackendTestName, Case> = {
+  async 'get returns null for an unknown task'(open) {
+    const backend = await open();
+    assert.equal(await backend.get(randomUUID()), null);
+  },
+  async 'set and get round trip'(open) {
+    const backend = await open();
+    const id = randomUUID();
+    const meta = sampleMeta(id);
+    await backend.set(id, meta);
+    assert.deepEqual(await backend.get(id), meta);
+    const failure = sampleMeta(randomUUID(), 'FAILURE', { exc_type: 'ValueError', exc_message: ['bad'], exc_module: 'builtins' });
+    await backend.set(failure.task_id, { ...failure, traceback: 'Traceback (most recent call last):\n  ...' });
+    assert.equal((await backend.get(failure.task_id))?.traceback, 'Traceback (most recent call last):\n  ...');
+  },
+  async 'set replaces a state that is not SUCCESS'(open) {
+    const backend = await open();
+    const id = randomUUID();
+    await backend.set(id, sampleMeta(id, 'STARTED', null));
+    await backend.set(id, sampleMeta(id, 'PROGRESS', { done: 1 }));
+    assert.deepEqual(await backend.get(id), sampleMeta(id, 'PROGRESS', { done: 1 }));
+    await backend.set(id, sampleMeta(id, 'FAILURE', { exc_type: 'Error' }));
+    assert.equal((await backend.get(id))?.status, 'FAILURE');
+  },
+  async 'SUCCESS is never overwritten'(open) {
+    const backend = await open();
+    const id = randomUUID();
+    await backend.set(id, sampleMeta(id, 'SUCCESS', 'first'));
+    await backend.set(id, sampleMeta(id, 'FAILURE', { exc_type: 'Error' }));
+    await backend.set(id, sampleMeta(id, 'SUCCESS', 'second'));
+    await backend.set(id, sampleMeta(id, 'STARTED', null));
+    assert.deepEqual(await backend.get(id), sampleMeta(id, 'SUCCESS', 'first'));
+  },
+  async 'expiresIn is honoured'(open, waits) {
+    const backend = await open();
+    const short = randomUUID();
+    const forever = randomUUID();
+    await backend.set(short, sampleMeta(short), { expiresIn: 1 });
+    await backend.set(forever, sampleMeta(forever), { expiresIn: null });
+    assert.notEqual(await backend.get(short), null, 'an entry expired at once');
+    await eventually(async () => (await backend.get(short)) === null, waits.timeoutMs + 1000, 'the entry to expire');
+    assert.deepEqual(await backend.getMany([short, forever]), [null, sampleMeta(forever)]);
+    // An expired SUCCESS is gone, so a new result for the same id is stored.
+    await backend.set(short, sampleMeta(short, 'FAILURE', { exc_type: 'Error' }));
+    assert.equal((await backend.get(short))?.status, 'FAILURE');
+  },
+  async delete(open) {
+    const backend = await open();
+    const id = randomUUID();
+    await backend.set(id, sampleMeta(id));
+    await backend.delete(id);
+    assert.equal(await backend.get(id), null);
+    await backend.delete(randomUUID());
+    // A deleted SUCCESS no longer blocks a new write.
+    await backend.set(id, sampleMeta(id, 'STARTED', null));
+    assert.equal((await backend.get(id))?.status, 'STARTED');
+  },
+  async 'getMany keeps the order of the ids'(open) {
+    const backend = await open();
+    const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+    await backend.set(a, sampleMeta(a, 'SUCCESS', 'a'));
+    await backend.set(b, sampleMeta(b, 'FAILURE', 'b'));
+    assert.deepEqual(await backend.getMany([b, c, a, b]), [sampleMeta(b, 'FAILURE', 'b'), null, sampleMeta(a, 'SUCCESS', 'a'), sampleMeta(b, 'FAILURE', 'b')]);
+    assert.deepEqual(await backend.getMany([]), []);
+  },
+  async 'watch wakes after a set on the same instance'(open, waits) {
+    const backend = await open();
+    const id = randomUUID();
+    const meta = await waitForResult(backend, id, () => backend.set(id, sampleMeta(id)), waits);
+    assert.deepEqual(meta, sampleMeta(id));
+  },
+  async 'watch wakes after a set on another instance'(open, waits, t) {
+    const watcher = await open();
+    if (!watcher.capabilities.shared) return t.skip('needs capabilities.shared');
+    const writer = await open();
+    const id = randomUUID();
+    // Let the writer's set land a little after the watch started, from a separate timer.
+    const meta = await waitForResult(watcher, id, () => sleep(50).then(() => writer.set(id, sampleMeta(id))), waits);
+    assert.deepEqual(meta, sampleMeta(id));
+  },
+  async 'watch resolves on abort'(open, waits) {
+    const backend = await open();
+    const id = randomUUID();
+    const aborted = new AbortController();
+    aborted.abort();
+    await within(backend.watch(id, aborted.signal), waits.timeoutMs, 'watch() with an aborted signal to resolve');
+    // Nothing is ever written for this id: only the abort can end the wait for good.
+    const controller = new AbortController();
+    const watching = (async () => {
+      while (!controller.signal.aborted) await backend.watch(id, controller.signal);
+    })();
+    setTimeout(() => controller.abort(), 100);
+    await within(watching, waits.timeoutMs, 'watch() to resolve after abort');
+  },
+};
+
+/** Registers the backend conformance tests under `describe(\`result backend conformance: ${name}\`)`. */
+export function backendConformance(name: string, options: BackendConformanceOptions): void {
+  const waits = validateWaits(options.timeoutMs, 0);
+  for (const key of Object.keys(options.skip ?? {})) {
+    if (!(BACKEND_TEST_NAMES as readonly string[]).includes(key)) {
+      throw new ConfigError(`backendConformance: skip names an unknown test ${JSON.stringify(key)}; known: ${BACKEND_TEST_NAMES.join(', ')}`);
+    }
+  }
+  describe(`result backend conformance: ${name}`, () => {
+    for (const testName of BACKEND_TEST_NAMES) {
+      it(testName, { skip: options.skip?.[testName] ?? false }, async (t) => {
+        const opened: ResultBackend[] = [];
+        const open = async () => {
+          const backend = await options.create();
+          opened.push(backend);
+          await backend.connect();
+          return backend;
+        };
+        try {
+          await cases[testName](open, waits, t);
+        } finally {
+          for (const backend of opened) await backend.close();
+        }
+      });
+    }
+  });
+}
