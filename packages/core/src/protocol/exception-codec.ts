@@ -31,17 +31,31 @@ export function serializeException(err: unknown): SerializedException {
     return { exc_type: 'Exception', exc_message: [safeString(err)], exc_module: 'builtins' };
   }
   const args = excArgsOf(err);
-  const ctor = err.constructor as { excModule?: unknown; name?: string };
+  const ctor = err.constructor as { excModule?: unknown; name?: string; prototype?: object };
+  const type = typeNameOf(err, ctor);
+  // An instance's own excModule (RemoteTaskError carries the original one) beats its class's.
+  const own = (err as { excModule?: unknown }).excModule;
+  if (typeof own === 'string') return { exc_type: type, exc_message: args, exc_module: own };
   const declared = typeof ctor.excModule === 'string' ? ctor.excModule : undefined;
   // A class that declares excModule (celeriac's own errors, or a user's) is taken at its word.
   if (declared !== undefined && (declared !== CeleriacError.excModule || err instanceof CeleriacError)) {
-    return { exc_type: err.name, exc_message: args, exc_module: declared };
+    return { exc_type: type, exc_message: args, exc_module: declared };
   }
-  const python = JS_TO_PYTHON[err.name];
-  if (python !== undefined && ctor.name === err.name) {
+  const python = JS_TO_PYTHON[type];
+  if (python !== undefined && ctor.name === type) {
     return { exc_type: python, exc_message: args, exc_module: 'builtins' };
   }
-  return { exc_type: err.name || 'Exception', exc_message: args, exc_module: DEFAULT_EXC_MODULE };
+  return { exc_type: type || 'Exception', exc_message: args, exc_module: DEFAULT_EXC_MODULE };
+}
+
+/**
+ * Python stores the class name. `class ServiceError extends Error {}` inherits `name === 'Error'`
+ * from Error.prototype, so unless the error or its own class sets `name`, use the class's name.
+ */
+function typeNameOf(err: Error, ctor: { name?: string; prototype?: object }): string {
+  const explicit =
+    Object.hasOwn(err, 'name') || (ctor.prototype !== undefined && Object.hasOwn(ctor.prototype, 'name'));
+  return explicit || !ctor.name ? err.name : ctor.name;
 }
 
 export function isSerializedException(value: unknown): value is SerializedException {

@@ -129,11 +129,12 @@ export function buildTaskMessage(input: NewTaskMessage): TaskMessage {
     reply_to: input.replyTo,
     delivery_mode: 2,
   };
-  if (input.priority !== undefined && input.priority !== null) properties.priority = input.priority;
+  // Celery's order: expiration (set by kombu's publish) comes before the transport's priority.
   if (input.expires) {
     const ms = Math.max(0, Math.trunc(input.expires.getTime() - input.now.getTime()));
     properties.expiration = String(ms);
   }
+  if (input.priority !== undefined && input.priority !== null) properties.priority = input.priority;
   return {
     headers,
     properties,

@@ -216,6 +216,8 @@ export class Worker {
 
   private async report(request: TaskRequest, outcome: Outcome): Promise<void> {
     const { message, delivery } = request;
+    // A cold shutdown already gave a late-ack message back: its next run reports, not this one.
+    if (request.settled && request.acksLate) return;
     const store = !request.ignoreResult;
     switch (outcome.kind) {
       case 'success':
@@ -228,8 +230,18 @@ export class Worker {
         if (store) await this.writer.storeError(message, delivery.queue, States.FAILURE, outcome.error);
         return request.ack();
       case 'retry':
+        try {
+          await publishRetry(this.app, request, outcome.retry);
+        } catch (err) {
+          // The retry could not be sent: a late-ack message goes back as it is; an early-ack one
+          // (already acknowledged) fails with the reason rather than vanish.
+          this.app.logger.error(`task ${request.name}[${request.id}] could not be retried`, { error: err });
+          if (request.acksLate) return request.reject(true);
+          this.stats.failed++;
+          if (store) await this.writer.storeError(message, delivery.queue, States.FAILURE, err);
+          return;
+        }
         this.stats.retried++;
-        await publishRetry(this.app, request, outcome.retry);
         if (store) await this.writer.storeError(message, delivery.queue, States.RETRY, outcome.retry.exc ?? outcome.retry);
         return request.ack();
       case 'reject':
