@@ -34,7 +34,8 @@ export interface ResultBackend {
    * Resolves at the next change that may concern `taskId` (or a little later), or when `signal`
    * aborts. A backend with push notification resolves promptly; one without may resolve after a
    * short poll interval. Callers re-read with `get()` afterwards. The watch is armed by the time
-   * the call returns (before its promise settles), so watch-then-get never misses a write.
+   * the call returns, or else its promise resolves once it is armed (Redis confirms a SUBSCRIBE
+   * later), so a caller's watch-then-get-then-wait loop never misses a write.
    */
   watch(taskId: string, signal: AbortSignal): Promise<void>;
   close(): Promise<void>;
