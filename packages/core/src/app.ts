@@ -15,7 +15,7 @@ import { validateApplyOptions, type ApplyOptions } from './apply-options.js';
 import type { ResultBackend } from './backend/result-backend.js';
 import type { Broker } from './broker/broker.js';
 import { currentTask } from './current-task.js';
-import { ClosedError, ConfigError, DuplicateTaskError, NotSerializableError } from './errors.js';
+import { ClosedError, ConfigError, DuplicateTaskError, NotSerializableError, StateError } from './errors.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { buildTaskMessage, encodeTaskMessage, type RawMessage, type TaskMessage } from './protocol/task-message.js';
 import { AsyncResult } from './result.js';
@@ -50,7 +50,7 @@ export class App {
   readonly defaultQueue: string;
   readonly resultExpires: number | null;
   readonly resultExtended: boolean;
-  readonly logger: Logger;
+  private currentLogger: Logger;
   /** This client's reply identifier (`reply_to` on every message it sends). */
   readonly oid: string = randomUUID();
   /** `gen<pid>@<host>`, Celery's origin for clients. */
@@ -73,7 +73,7 @@ export class App {
       throw new ConfigError(`app option "resultExpires" must be a positive number of seconds or null, got ${JSON.stringify(options.resultExpires)}`);
     }
     this.resultExtended = options.resultExtended ?? true;
-    this.logger = options.logger ?? consoleLogger('warn');
+    this.currentLogger = options.logger ?? consoleLogger('warn');
 
     const broker = options.broker ?? process.env['CELERIAC_BROKER_URL'] ?? DEFAULT_URL;
     this.brokerInstance = typeof broker === 'string' ? null : broker;
@@ -85,6 +85,19 @@ export class App {
     this.backendInstance = typeof backend === 'string' || backend === null ? null : backend;
     this.backendUrl = typeof backend === 'string' ? backend : null;
     if (this.backendUrl !== null) checkUrl(this.backendUrl);
+  }
+
+  get logger(): Logger {
+    return this.currentLogger;
+  }
+
+  /**
+   * Replaces the logger (the CLI applies `--loglevel` this way). Only before the app connects:
+   * adapters and workers take the logger when they are created.
+   */
+  setLogger(logger: Logger): void {
+    if (this.connecting) throw new StateError('app.setLogger() must be called before the app connects');
+    this.currentLogger = logger;
   }
 
   /** Defines and registers a task. Options are validated now. */

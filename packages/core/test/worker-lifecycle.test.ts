@@ -132,3 +132,27 @@ test('worker options are validated', () => {
   assert.throws(() => Worker.create(app, { prefetchMultiplier: 1.5 }), /prefetchMultiplier/);
   assert.throws(() => Worker.create(app, { queues: [''] }), /queues/);
 });
+
+test('a shutdown that arrives while the worker is still connecting stops it cleanly', async () => {
+  class SlowBroker extends MemoryBroker {
+    override async connect(): Promise<void> {
+      await sleep(50);
+    }
+  }
+  const broker = new SlowBroker();
+  const app = memoryApp(broker);
+  app.task('t', () => 1);
+  await broker.publish(
+    { headers: { lang: 'py', task: 't', id: crypto.randomUUID() }, properties: {}, body: '[[], {}, {}]', contentType: 'application/json', contentEncoding: 'utf-8' },
+    { queue: 'celery' },
+  );
+  const worker = Worker.create(app);
+  const running = worker.run();
+  await sleep(5);
+  assert.equal(worker.state, 'starting');
+  await worker.shutdown();
+  await running;
+  assert.equal(worker.state, 'stopped');
+  assert.equal(await broker.size('celery'), 1, 'the message was not taken');
+  await app.close();
+});

@@ -203,13 +203,24 @@ export class MemoryBroker implements Broker {
     const key = randomUUID();
     this.unsettled.set(key, { queue, item });
     let settled = false;
-    const settle = (requeue: boolean) => {
-      if (settled) return;
+    const settle = (requeue: boolean): Promise<void> => {
+      if (settled) return Promise.resolve();
       settled = true;
-      if (!this.unsettled.delete(key)) return; // the broker closed and already requeued it
+      if (!this.unsettled.delete(key)) return Promise.resolve(); // the broker closed and already requeued it
       c.unsettled--;
-      if (requeue) this.queueFor(queue).pushFront({ ...item, redelivered: true });
-      this.dispatch();
+      if (!requeue) {
+        this.dispatch();
+        return Promise.resolve();
+      }
+      // Put back on the next turn of the event loop, not now: a consumer that rejects inside its
+      // handler would otherwise be handed the same message again by the running dispatch loop.
+      return new Promise((resolve) =>
+        setImmediate(() => {
+          this.queueFor(queue).pushFront({ ...item, redelivered: true });
+          resolve();
+          this.dispatch();
+        }),
+      );
     };
     return {
       message: cloneMessage(item.message),
@@ -217,8 +228,8 @@ export class MemoryBroker implements Broker {
       deliveryTag: item.tag,
       redelivered: item.redelivered,
       priority: item.priority,
-      ack: async () => settle(false),
-      reject: async (requeue: boolean) => settle(requeue),
+      ack: () => settle(false),
+      reject: (requeue: boolean) => settle(requeue),
     };
   }
 }

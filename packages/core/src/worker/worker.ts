@@ -63,6 +63,8 @@ export class Worker {
   private readonly prefetch: number;
   private readonly writer: ResultWriter;
   private consumer: Consumer | null = null;
+  /** Connecting and subscribing; a shutdown that arrives meanwhile waits for it. */
+  private startup: Promise<void> | null = null;
   private readonly ready: TaskRequest[] = [];
   private readonly held = new Map<TaskRequest, NodeJS.Timeout>();
   private readonly active = new Set<TaskRequest>();
@@ -102,22 +104,23 @@ export class Worker {
     if (!this.lifecycle.is('created')) throw new StateError(`worker.run() was called in state ${this.state}`);
     this.lifecycle.set('starting');
     if (this.options.handleSignals) this.installSignalHandlers();
-    try {
+    this.startup = (async () => {
       await this.app.connect();
-      const consumer = await this.app.broker.consume(this.queues, (d) => this.onDelivery(d), { prefetch: this.prefetch });
-      this.consumer = consumer;
-      if (this.lifecycle.is('stopping')) await consumer.cancel();
-      else {
-        this.lifecycle.set('running');
-        this.app.logger.info(`worker ${this.hostname} ready`, { queues: this.queues, concurrency: this.concurrency });
-        this.pump(); // deliveries may have arrived while starting
-
-      }
+      this.consumer = await this.app.broker.consume(this.queues, (d) => this.onDelivery(d), { prefetch: this.prefetch });
+    })();
+    try {
+      await this.startup;
     } catch (err) {
       this.removeSignalHandlers();
       this.lifecycle.set('stopped');
       this.resolveStopped();
       throw err;
+    }
+    // A shutdown that began while starting cancels the consumer itself once startup is over.
+    if (this.lifecycle.is('starting')) {
+      this.lifecycle.set('running');
+      this.app.logger.info(`worker ${this.hostname} ready`, { queues: this.queues, concurrency: this.concurrency });
+      this.pump(); // deliveries may have arrived while starting
     }
     await this.stopped;
   }
@@ -133,10 +136,16 @@ export class Worker {
       return;
     }
     if (this.lifecycle.is('stopped')) return;
-    if (options.cold) this.abortActive();
+    if (options.cold) {
+      // Stop deliveries first, or a message given back could be delivered to us again.
+      await this.startup?.catch(() => undefined);
+      await this.consumer?.cancel();
+      this.abortActive();
+    }
     if (this.lifecycle.is('stopping')) return this.stopped;
     this.lifecycle.set('stopping');
     this.app.logger.info(`worker ${this.hostname} shutting down`, { running: this.active.size, reserved: this.ready.length + this.held.size });
+    await this.startup?.catch(() => undefined);
     await this.consumer?.cancel();
     const giveBack = [...this.ready, ...this.held.keys()];
     this.ready.length = 0;
