@@ -116,3 +116,28 @@ test('ignoreResult stores nothing; result expiry removes results', async () => {
   await w.stop();
   await shortLived.close();
 });
+
+test('one worker consumes several queues; trackStarted stores STARTED with pid and hostname', async () => {
+  const app = memoryApp();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  app.task({ name: 'where', trackStarted: true }, async (ctx) => {
+    if (ctx.queue === 'slow') await gate;
+    return ctx.queue;
+  });
+  const { stop } = startWorker(app, { queues: ['fast', 'slow'], hostname: 'w1@test' });
+  const fast = await app.sendTask('where', { queue: 'fast' });
+  const slow = await app.sendTask('where', { queue: 'slow' });
+  assert.equal(await fast.get({ timeout: 5000 }), 'fast');
+  let meta = await slow.meta();
+  for (let i = 0; i < 200 && meta.status !== States.STARTED; i++) {
+    await sleep(5);
+    meta = await slow.meta();
+  }
+  assert.equal(meta.status, States.STARTED);
+  assert.deepEqual(meta.result, { pid: process.pid, hostname: 'w1@test' });
+  release();
+  assert.equal(await slow.get({ timeout: 5000 }), 'slow');
+  await stop();
+  await app.close();
+});
