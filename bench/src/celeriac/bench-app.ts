@@ -1,0 +1,19 @@
+/**
+ * The app both sides of a celeriac run use: one no-op task, `bench.noop`, on the default queue.
+ * Python's equivalent is `@app.task(name="bench.noop") def noop(): pass`.
+ */
+import { App, consoleLogger, type Task } from '@celeriac/core';
+
+export const NOOP_TASK = 'bench.noop';
+
+export interface BenchApp {
+  readonly app: App;
+  readonly noop: Task<[], void>;
+}
+
+/** An app on `url` (broker and result backend alike). Results use the app defaults: kept a day. */
+export function createBenchApp(url: string): BenchApp {
+  const app = new App({ broker: url, backend: url, logger: consoleLogger('warn') });
+  const noop = app.task(NOOP_TASK, () => {});
+  return { app, noop };
+}

@@ -1,0 +1,78 @@
+/**
+ * What a contestant is: a queue (celeriac on some store, or later a peer such as BullMQ, bee-queue
+ * or Python Celery) that runs the same three scenarios on the same no-op task. The runner calls
+ * them in order and derives rates and percentiles; a contestant only measures and counts.
+ *
+ * Rules every implementation keeps, so rows compare:
+ * - the task does nothing (no arguments, returns nothing) and its result is stored, unless the
+ *   traits say otherwise;
+ * - each scenario starts from an empty store and leaves nothing behind (temp files, processes);
+ * - a timed section ends only when every task's result is stored; counting them again to verify
+ *   happens after the clock stops.
+ */
+
+/** Sizes and settings shared by every contestant in a run. */
+export interface ScenarioConfig {
+  /** Tasks in the bulk and end-to-end scenarios. */
+  readonly tasks: number;
+  /** Tasks sent per bulk call (one broker round trip each where the broker allows). */
+  readonly batch: number;
+  /** Tasks one worker process runs at once. */
+  readonly concurrency: number;
+  /** Sequential round trips timed for latency. */
+  readonly latencyRuns: number;
+  /** Untimed round trips before those (connections, caches, JIT). */
+  readonly warmup: number;
+}
+
+/** What a row's figures include, printed next to them. */
+export interface Traits {
+  /** Broker and result store, e.g. "SQLite file (WAL)". */
+  readonly store: string;
+  /** Whether every task's result is written, and how. */
+  readonly resultsStored: string;
+  /** What survives a crash. */
+  readonly durability: string;
+  /** When the broker forgets a message: "early" = before the task runs. */
+  readonly acks: string;
+  /** Where the worker runs relative to the producer. */
+  readonly worker: string;
+}
+
+/** Bulk: enqueue N with no worker running, then one worker processes the N already queued. */
+export interface BulkFigures {
+  readonly tasks: number;
+  /** From the first send to the broker holding all N. */
+  readonly enqueueMs: number;
+  /** Messages the broker reported queued after the enqueue (untimed). */
+  readonly queued: number;
+  /** From the worker being told to start until every result is stored. */
+  readonly processMs: number;
+  /** SUCCESS results found by reading every id again (untimed). */
+  readonly verified: number;
+  /** Tasks the worker reports it ran successfully. */
+  readonly workerSucceeded: number;
+}
+
+/** End to end: a running worker; the clock runs from the first send to the last result stored. */
+export interface EndToEndFigures {
+  readonly tasks: number;
+  readonly ms: number;
+  readonly verified: number;
+  readonly workerSucceeded: number;
+}
+
+/** Latency: one task at a time, send then wait for its result. */
+export interface LatencyFigures {
+  /** One duration per timed round trip, in milliseconds. */
+  readonly samplesMs: readonly number[];
+}
+
+export interface Contestant {
+  /** Row name, e.g. "celeriac-sqlite". */
+  readonly name: string;
+  readonly traits: Traits;
+  bulk(config: ScenarioConfig): Promise<BulkFigures>;
+  endToEnd(config: ScenarioConfig): Promise<EndToEndFigures>;
+  latency(config: ScenarioConfig): Promise<LatencyFigures>;
+}
