@@ -53,7 +53,7 @@ it('an unknown task is dead-lettered, listed, replayable and deletable', async (
 
   const again = await runCli(['dead-letters', 'replay', entry!.id], box.env);
   assert.equal(again.code, 1);
-  assert.match(again.stderr, /^celeriac: CELERIAC_E_CONFIG no dead-lettered message has the id/m);
+  assert.match(again.stderr, /^celeriac: CELERIAC_E_NOT_FOUND dead letter "[0-9a-f-]+" \(see: celeriac dead-letters list\) does not exist$/m);
 
   // A second unknown task, deleted for good this time.
   const next = await startWorker(box.env);

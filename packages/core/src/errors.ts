@@ -30,6 +30,8 @@ export const ErrorCodes = {
   IGNORE: 'CELERIAC_E_IGNORE',
   CLOSED: 'CELERIAC_E_CLOSED',
   STATE: 'CELERIAC_E_STATE',
+  UNAVAILABLE: 'CELERIAC_E_UNAVAILABLE',
+  NOT_FOUND: 'CELERIAC_E_NOT_FOUND',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
@@ -171,6 +173,30 @@ export class ClosedError extends CeleriacError {
 export class StateError extends CeleriacError {
   constructor(message: string) {
     super(ErrorCodes.STATE, message);
+  }
+}
+
+/**
+ * A broker or backend server could not be reached in time for an operation that must not wait
+ * forever (a publish, a purge). The message says whether the operation may still have happened.
+ * Adapters subclass it (e.g. RedisUnavailableError).
+ */
+export class UnavailableError extends CeleriacError {
+  /** What was attempted, e.g. `publish to queue "celery"`. */
+  readonly operation: string;
+  /** Where: host:port and database (never a password). */
+  readonly server: string;
+  constructor(operation: string, server: string, detail: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.UNAVAILABLE, `${operation} failed: ${server} is unavailable (${detail})`, options);
+    this.operation = operation;
+    this.server = server;
+  }
+}
+
+/** Something asked for by id (a dead letter, a queue) does not exist. */
+export class NotFoundError extends CeleriacError {
+  constructor(what: string) {
+    super(ErrorCodes.NOT_FOUND, `${what} does not exist`);
   }
 }
 

@@ -9,6 +9,7 @@ export type { TaskContext, RetryOptions } from './task-context.js';
 export { AsyncResult, errorFromMeta, type GetOptions } from './result.js';
 export { Worker, type WorkerOptions, type WorkerState, type WorkerStats } from './worker/worker.js';
 export { exponentialBackoff } from './retry-policy.js';
+export { retryDriverOperation, abortableSleep, type DriverErrorClass, type DriverRetryOptions } from './driver-retry.js';
 export { consoleLogger, silentLogger, isLogLevel, type Logger, type LogLevel, type LogFields } from './logger.js';
 export { brokerFromUrl, backendFromUrl, checkUrl, schemeOf, DEFAULT_URL, ADAPTER_PACKAGES, type AdapterModule, type AdapterContext } from './adapters.js';
 export { Lifecycle } from './lifecycle.js';

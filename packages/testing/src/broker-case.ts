@@ -3,13 +3,18 @@
  * body that opens brokers through the harness, which closes them all when the case ends.
  */
 import type { TestContext } from 'node:test';
-import type { Broker } from '@celeriac/core';
+import type { Broker, RawMessage } from '@celeriac/core';
 import type { Waits } from './conformance-helpers.js';
 
 export interface BrokerCaseHarness {
   /** A new, connected broker from the adapter's `create()`; closed after the case. */
   open(): Promise<Broker>;
   readonly waits: Waits;
+  /**
+   * Asserts a delivered message equals the published one, ignoring the fields the adapter declared
+   * as its transport's own (`transportFields`).
+   */
+  assertSameMessage(actual: RawMessage | null | undefined, expected: RawMessage): void;
 }
 
 export interface BrokerCase<Name extends string = string> {

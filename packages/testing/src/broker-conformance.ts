@@ -7,8 +7,9 @@
  * its `capabilities` (priority, native delay, sharing between instances) are skipped at run time;
  * anything else an adapter cannot do must be listed in `skip` with the reason.
  */
+import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, type Broker } from '@celeriac/core';
+import { ConfigError, type Broker, type RawMessage } from '@celeriac/core';
 import type { Waits } from './conformance-helpers.js';
 import type { BrokerCase } from './broker-case.js';
 import { deliveryCases, DELIVERY_CASE_NAMES, type DeliveryCaseName } from './broker-cases-delivery.js';
@@ -38,6 +39,14 @@ export interface BrokerConformanceOptions {
    * @default 250
    */
   quietMs?: number;
+  /**
+   * Header and property names the transport itself writes, which a delivered message may carry
+   * with other values than the published one (kombu's Redis layout owns `properties.delivery_info`
+   * and `properties.priority`, and marks requeued messages with `headers.redelivered`). They are
+   * left out when a test compares a delivered message with the published one.
+   * @default none
+   */
+  transportFields?: { readonly headers?: readonly string[]; readonly properties?: readonly string[] };
 }
 
 /** Registers the broker conformance tests under `describe(\`broker conformance: ${name}\`)`. */
@@ -49,6 +58,10 @@ export function brokerConformance(name: string, options: BrokerConformanceOption
     }
   }
   const cases: readonly BrokerCase<BrokerTestName>[] = [...deliveryCases, ...flowCases];
+  const assertSameMessage = (actual: RawMessage | null | undefined, expected: RawMessage) => {
+    assert.ok(actual, 'a message was delivered');
+    assert.deepEqual(withoutTransportFields(actual, options.transportFields), withoutTransportFields(expected, options.transportFields));
+  };
   describe(`broker conformance: ${name}`, () => {
     for (const c of cases) {
       const reason = options.skip?.[c.name];
@@ -61,7 +74,7 @@ export function brokerConformance(name: string, options: BrokerConformanceOption
           return broker;
         };
         try {
-          await c.run({ open, waits }, t);
+          await c.run({ open, waits, assertSameMessage }, t);
         } finally {
           for (const broker of opened) await broker.close();
         }
@@ -77,4 +90,10 @@ export function validateWaits(timeoutMs = 5000, quietMs = 250): Waits {
     }
   }
   return { timeoutMs, quietMs };
+}
+
+function withoutTransportFields(message: RawMessage, fields: BrokerConformanceOptions['transportFields']): RawMessage {
+  const drop = (record: Record<string, unknown>, names: readonly string[] = []) =>
+    Object.fromEntries(Object.entries(record).filter(([key]) => !names.includes(key)));
+  return { ...message, headers: drop(message.headers, fields?.headers), properties: drop(message.properties, fields?.properties) };
 }

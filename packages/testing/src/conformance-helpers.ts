@@ -26,7 +26,6 @@ export function sampleMessage(tag: string, extra: { priority?: number } = {}): R
     correlation_id: id,
     reply_to: randomUUID(),
     delivery_mode: 2,
-    delivery_info: { exchange: '', routing_key: 'celery' },
   };
   if (extra.priority !== undefined) properties['priority'] = extra.priority;
   return {

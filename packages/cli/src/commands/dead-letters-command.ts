@@ -3,7 +3,7 @@
  * task, unparseable message, rejected without requeue), through the broker's dead-letter API.
  */
 import { Command } from 'commander';
-import { ConfigError, type App, type DeadLetterEntry, type ListDeadLettersOptions } from '@celeriac/core';
+import { NotFoundError, type App, type DeadLetterEntry, type ListDeadLettersOptions } from '@celeriac/core';
 import type { CliContext } from '../cli-context.js';
 import { CONNECTION_HELP, openApp, type ConnectionOptions } from '../open-app.js';
 import { positiveInt } from '../options.js';
@@ -105,6 +105,6 @@ function table(header: string[], rows: string[][]): string[] {
   return all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '));
 }
 
-function notFound(id: string): ConfigError {
-  return new ConfigError(`no dead-lettered message has the id ${JSON.stringify(id)} (see: celeriac dead-letters list)`);
+function notFound(id: string): NotFoundError {
+  return new NotFoundError(`dead letter ${JSON.stringify(id)} (see: celeriac dead-letters list)`);
 }

@@ -1,0 +1,220 @@
+/**
+ * The broker's Lua scripts. Each runs atomically on the server, which is the point: a message is
+ * taken and recorded in `unacked` in one step (kombu's BRPOP then HSET can lose a message taken at
+ * the instant Redis stops), and every move out of `unacked` checks that the entry is still the one
+ * this process saw (a compare-and-set), so a message another consumer restored and took again is
+ * never moved twice.
+ *
+ * Times come from the server's clock (TIME), so consumers on hosts with skewed clocks agree on
+ * what the visibility timeout means. Dead-letter entries are JSON objects
+ * `{queue, priority, at (epoch ms), reason: {code, message}, envelope | raw}` built here with cjson,
+ * indexed by a sequence number (INCR) so they list in the order they were set aside.
+ */
+import { LuaScript } from './result-scripts.js';
+
+/** Shared Lua: the server time as kombu writes it (epoch seconds with microseconds) and in ms. */
+const NOW = `
+local t = redis.call('TIME')
+local now = string.format('%d.%06d', tonumber(t[1]), tonumber(t[2]))
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+
+const ADD_DEAD_LETTER = `
+local function add_dead_letter(hash, index, seq, id, queue, priority, code, message, envelope, raw)
+  local entry = {queue = queue, priority = priority, at = now_ms, reason = {code = code, message = message}}
+  if envelope then entry.envelope = envelope end
+  if raw then entry.raw = raw end
+  redis.call('HSET', hash, id, cjson.encode(entry))
+  redis.call('ZADD', index, redis.call('INCR', seq), id)
+end
+`;
+
+/**
+ * Takes up to `limit` messages from a consumer's lists and records each in `unacked` /
+ * `unacked_index` as kombu does (entry `[envelope, "", queue]`, score = now). Lists are served
+ * by priority step first (all queues' bare lists, then all `␆␖3` lists, ...), queues round-robin
+ * within a step: after each hit the queue that gave it moves to the back.
+ *
+ * An element that is not a JSON object with `properties.delivery_tag` cannot be recorded under
+ * its tag; it goes straight to the dead letters (reason `bad-message:envelope-*`) instead of being
+ * lost.
+ *
+ * KEYS: unacked, unacked_index, dead letters, dead-letter index, dead-letter sequence, then for
+ * queue i (1-based) and step s (1..4) the list at 5 + (i-1)*4 + s.
+ * ARGV: limit, n (queues), dead-letter id prefix, then n queue names as JSON strings, then n
+ * plain queue names.
+ * Returns {order, taken, dead}: the queue order for the next call; taken = flat
+ * (queue index, step index, tag, envelope); dead = flat (id, queue, code).
+ */
+export const TAKE = new LuaScript(
+  'celeriac-broker-take',
+  `${NOW}${ADD_DEAD_LETTER}
+local limit = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+local order = {}
+for i = 1, n do order[i] = i end
+local empty = {}
+local taken, dead = {}, {}
+local pops = 0
+while pops < limit do
+  local hit = false
+  for s = 1, 4 do
+    for pos = 1, #order do
+      local i = order[pos]
+      local k = 5 + (i - 1) * 4 + s
+      if not empty[k] then
+        local raw = redis.call('RPOP', KEYS[k])
+        if raw then
+          hit = true
+          pops = pops + 1
+          table.remove(order, pos)
+          order[#order + 1] = i
+          local ok, env = pcall(cjson.decode, raw)
+          local code, message, tag = nil, nil, nil
+          if not ok then
+            code, message = 'bad-message:envelope-not-json', 'the envelope is not JSON: ' .. tostring(env)
+          elseif type(env) ~= 'table' then
+            code, message = 'bad-message:envelope-not-json', 'the envelope is not a JSON object'
+          elseif type(env.properties) ~= 'table' then
+            code, message = 'bad-message:envelope-no-properties', 'the envelope has no "properties" object'
+          else
+            tag = env.properties.delivery_tag
+            if type(tag) ~= 'string' or tag == '' then
+              code, message = 'bad-message:envelope-no-delivery-tag', 'the envelope has no properties.delivery_tag'
+            end
+          end
+          if code then
+            local id = ARGV[3] .. pops
+            add_dead_letter(KEYS[3], KEYS[4], KEYS[5], id, ARGV[3 + n + i], (s - 1) * 3, code, message, nil, raw)
+            dead[#dead + 1] = id
+            dead[#dead + 1] = ARGV[3 + n + i]
+            dead[#dead + 1] = code
+          else
+            redis.call('ZADD', KEYS[2], now, tag)
+            redis.call('HSET', KEYS[1], tag, '[' .. raw .. ', "", ' .. ARGV[3 + i] .. ']')
+            taken[#taken + 1] = i
+            taken[#taken + 1] = s
+            taken[#taken + 1] = tag
+            taken[#taken + 1] = raw
+          end
+          break
+        end
+        empty[k] = true
+      end
+    end
+    if hit then break end
+  end
+  if not hit then break end
+end
+return {order, taken, dead}
+`,
+);
+
+/**
+ * Moves messages out of `unacked` back onto lists, each only if its entry is still exactly the
+ * one expected. Serves reject-with-requeue (LPUSH: the back of the queue, as kombu), giving back
+ * on close and the restore sweep (RPUSH: consumed next, as kombu's restore).
+ *
+ * KEYS: unacked, unacked_index, then one list per item. ARGV per item j: tag, expected entry
+ * ('' = expect none: only the stale index entry is dropped), envelope to push, 'L' or 'R'.
+ * Returns how many items were moved.
+ */
+export const MOVE_BACK = new LuaScript(
+  'celeriac-broker-move-back',
+  `
+local moved = 0
+for j = 1, #KEYS - 2 do
+  local tag, expected, envelope, side = ARGV[4*j-3], ARGV[4*j-2], ARGV[4*j-1], ARGV[4*j]
+  local stored = redis.call('HGET', KEYS[1], tag)
+  if expected == '' then
+    if not stored then redis.call('ZREM', KEYS[2], tag) end
+  elseif stored == expected then
+    if side == 'L' then redis.call('LPUSH', KEYS[2 + j], envelope) else redis.call('RPUSH', KEYS[2 + j], envelope) end
+    redis.call('ZREM', KEYS[2], tag)
+    redis.call('HDEL', KEYS[1], tag)
+    moved = moved + 1
+  end
+end
+return moved
+`,
+);
+
+/**
+ * Moves one message from `unacked` to the dead letters if its entry is still the expected one.
+ * KEYS: unacked, unacked_index, dead letters, dead-letter index, dead-letter sequence.
+ * ARGV: tag, expected entry, id, queue, priority, code, message, envelope.
+ * Returns 1 when moved, 0 when the entry had changed (another consumer has the message).
+ */
+export const DEAD_LETTER = new LuaScript(
+  'celeriac-broker-dead-letter',
+  `${NOW}${ADD_DEAD_LETTER}
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+add_dead_letter(KEYS[3], KEYS[4], KEYS[5], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8], nil)
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1
+`,
+);
+
+/**
+ * Puts a dead letter back on a list if it is still the expected entry.
+ * KEYS: dead letters, dead-letter index, list. ARGV: id, expected entry, envelope.
+ */
+export const REPLAY = new LuaScript(
+  'celeriac-broker-replay',
+  `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('LPUSH', KEYS[3], ARGV[3])
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+`,
+);
+
+/**
+ * Refreshes the `unacked_index` score of messages this process still holds (only those still
+ * there: ZADD XX), so the restore sweep of any consumer leaves them alone.
+ * KEYS: unacked_index. ARGV: tags.
+ */
+export const RENEW = new LuaScript(
+  'celeriac-broker-renew',
+  `${NOW}
+local args = {}
+for j = 1, #ARGV do
+  args[#args + 1] = now
+  args[#args + 1] = ARGV[j]
+end
+if #args == 0 then return 0 end
+return redis.call('ZADD', KEYS[1], 'XX', unpack(args))
+`,
+);
+
+/**
+ * Starts a restore sweep as kombu does: takes `unacked_mutex` (SET NX PX) or gives up, then
+ * lists up to `limit` tags whose score is older than the visibility timeout, with their entries.
+ * KEYS: unacked_index, unacked, unacked_mutex. ARGV: visibility timeout (s), limit, token, mutex ms.
+ * Returns false when another party holds the mutex, else flat (tag, entry or '').
+ */
+export const LIST_EXPIRED = new LuaScript(
+  'celeriac-broker-list-expired',
+  `${NOW}
+if not redis.call('SET', KEYS[3], ARGV[3], 'NX', 'PX', ARGV[4]) then return false end
+local ceil = string.format('%.6f', tonumber(now) - tonumber(ARGV[1]))
+local tags = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ceil, 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, tag in ipairs(tags) do
+  out[#out + 1] = tag
+  out[#out + 1] = redis.call('HGET', KEYS[2], tag) or ''
+end
+return out
+`,
+);
+
+/** Releases a mutex only if it still holds our token. KEYS: mutex. ARGV: token. */
+export const RELEASE_MUTEX = new LuaScript(
+  'celeriac-broker-release-mutex',
+  `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`,
+);

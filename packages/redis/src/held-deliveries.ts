@@ -1,0 +1,187 @@
+/**
+ * The messages this broker instance has taken and not yet settled, and the operations that settle
+ * them. Each is recorded in Redis's `unacked` hash under its delivery tag, with an entry whose
+ * exact text this process knows (`[envelope, "", "<queue>"]`), which lets every move out of
+ * `unacked` be a compare-and-set (broker-scripts.ts).
+ *
+ * - ack = ZREM `unacked_index` + HDEL `unacked` in one MULTI, as kombu. Acks issued in the same
+ *   event-loop turn share one round trip.
+ * - reject with requeue = LPUSH the envelope, marked redelivered, onto its priority list (the back
+ *   of the queue, as kombu), then the ack, in one script.
+ * - dead letter = move into celeriac's dead-letter hash, in one script.
+ * - give back (cancel mid-batch, close) = RPUSH (consumed next), marked redelivered unless the
+ *   message was never handed to the caller.
+ *
+ * A settle that fails because Redis is away is tried again until it succeeds (redis-retry.ts);
+ * meanwhile the message stays in `unacked`, renewed while this process lives, so at worst it is
+ * delivered again after the visibility timeout if this process ends first.
+ */
+import type { Logger } from '@celeriac/core';
+import type { BrokerConnection } from './broker-connection.js';
+import { DEAD_LETTER, MOVE_BACK, RENEW } from './broker-scripts.js';
+import { markRedelivered } from './kombu-envelope.js';
+import type { KombuKeys } from './kombu-keys.js';
+import { retryRedis } from './redis-retry.js';
+
+export interface Held {
+  readonly tag: string;
+  readonly queue: string;
+  /** The message's priority (0–9): which list a requeue goes to. */
+  readonly priority: number;
+  /** The envelope text exactly as it was taken. */
+  readonly envelope: string;
+  /** The `unacked` entry text exactly as the take script wrote it. */
+  readonly entry: string;
+  /** Set once the caller settled it (the settle may still be on its way to Redis). */
+  settling: boolean;
+}
+
+interface PendingAck {
+  readonly held: Held;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** Most tags in one ack round trip / renewal command. */
+const ACK_CHUNK = 2000;
+const RENEW_CHUNK = 1000;
+const MOVE_CHUNK = 200;
+
+export class HeldDeliveries {
+  private readonly held = new Set<Held>();
+  private pending: PendingAck[] = [];
+  private flushing: Promise<void> | null = null;
+
+  constructor(
+    private readonly conn: BrokerConnection,
+    private readonly keys: KombuKeys,
+    private readonly logger: Logger,
+    /** True once the broker gave up on Redis (closed): retries stop. */
+    private readonly stopped: () => boolean,
+  ) {}
+
+  get size(): number {
+    return this.held.size;
+  }
+
+  add(held: Held): void {
+    this.held.add(held);
+  }
+
+  has(held: Held): boolean {
+    return this.held.has(held);
+  }
+
+  /** Stops tracking one message without touching Redis: it stays in `unacked`, no longer renewed. */
+  forget(held: Held): void {
+    this.held.delete(held);
+  }
+
+  /** Forgets messages without touching Redis (the broker closed; they stay in `unacked`). */
+  forgetAll(): Held[] {
+    const all = [...this.held];
+    this.held.clear();
+    return all;
+  }
+
+  ack(held: Held): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ held, resolve, reject });
+      if (!this.flushing) this.flushing = new Promise<void>((r) => setImmediate(r)).then(() => this.flush());
+    });
+  }
+
+  /** Resolves once every ack issued so far has been applied (or has failed). */
+  async drain(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  async requeue(held: Held): Promise<void> {
+    const moved = await this.move([held], 'L', true);
+    if (moved === 0) this.lost(held, 'requeued');
+  }
+
+  /** Moves the message to the dead letters under `id`. False if it was no longer ours. */
+  async deadLetter(held: Held, id: string, code: string, message: string): Promise<boolean> {
+    const { keys } = this;
+    const moved = await this.retry(`dead-lettering ${held.tag}`, () =>
+      DEAD_LETTER.run(this.conn.client, [keys.unacked, keys.unackedIndex, keys.deadLetters, keys.deadLetterIndex, keys.deadLetterSeq], [
+        held.tag, held.entry, id, held.queue, held.priority, code, message, held.envelope,
+      ]),
+    );
+    this.held.delete(held);
+    if (moved !== 1) this.lost(held, 'dead-lettered');
+    return moved === 1;
+  }
+
+  /**
+   * Puts messages back at the head of their queues, first one served first. `redelivered` marks
+   * them as kombu's restore does; false for messages the caller never saw.
+   */
+  async giveBack(items: readonly Held[], redelivered: boolean): Promise<number> {
+    let moved = 0;
+    for (let i = 0; i < items.length; i += MOVE_CHUNK) {
+      moved += await this.move(items.slice(i, i + MOVE_CHUNK), 'R', redelivered);
+    }
+    return moved;
+  }
+
+  /** Refreshes the `unacked_index` score of everything held, so no restore sweep takes it. */
+  async renew(): Promise<void> {
+    const tags = [...this.held].map((h) => h.tag);
+    for (let i = 0; i < tags.length; i += RENEW_CHUNK) {
+      await RENEW.run(this.conn.client, [this.keys.unackedIndex], tags.slice(i, i + RENEW_CHUNK));
+    }
+  }
+
+  private async move(items: readonly Held[], side: 'L' | 'R', redelivered: boolean): Promise<number> {
+    const { keys } = this;
+    // RPUSH one by one puts the last pushed at the head: push in reverse to keep their order.
+    const ordered = side === 'R' ? [...items].reverse() : items;
+    const listKeys = ordered.map((h) => keys.list(h.queue, h.priority));
+    const args = ordered.flatMap((h) => [h.tag, h.entry, redelivered ? markRedelivered(h.envelope) : h.envelope, side]);
+    const moved = await this.retry(`giving back ${items.length} message(s)`, () =>
+      MOVE_BACK.run(this.conn.client, [keys.unacked, keys.unackedIndex, ...listKeys], args),
+    );
+    for (const h of items) this.held.delete(h);
+    return Number(moved);
+  }
+
+  private async flush(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, ACK_CHUNK);
+      const tags = batch.map((p) => p.held.tag);
+      try {
+        const removed = await this.retry(`acknowledging ${tags.length} message(s)`, async () => {
+          const replies = await this.conn.client.multi().zrem(this.keys.unackedIndex, ...tags).hdel(this.keys.unacked, ...tags).exec();
+          if (!replies) throw new Error('the ack transaction was aborted');
+          for (const [err] of replies) if (err) throw err;
+          return Number(replies[1]?.[1] ?? 0);
+        });
+        if (removed < tags.length) {
+          this.logger.warn(`redis broker: ${tags.length - removed} acknowledged message(s) had already left unacked (restored after the visibility timeout?): they may run twice`);
+        }
+        for (const p of batch) {
+          this.held.delete(p.held);
+          p.resolve();
+        }
+      } catch (err) {
+        // Fatal, or the broker closed: the messages stay in unacked and come back after the
+        // visibility timeout.
+        for (const p of batch) {
+          this.held.delete(p.held);
+          p.reject(err);
+        }
+      }
+    }
+    this.flushing = null;
+  }
+
+  private retry<T>(what: string, op: () => Promise<T>): Promise<T> {
+    return retryRedis(op, { stopped: this.stopped, logger: this.logger, what });
+  }
+
+  private lost(held: Held, what: string): void {
+    this.logger.warn(`redis broker: message ${held.tag} on "${held.queue}" was not ${what}: it had left unacked (restored after the visibility timeout?) and another consumer may have it`);
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * The Redis result backend, wire-compatible with Celery's (celery/backends/redis.py): Python
+ * clients read what celeriac workers store and the other way round.
+ *
+ * URL:   `redis://[[user]:password@]host[:port][/db]`, `rediss://…` for TLS (see redis-url.ts);
+ *        query options `key_prefix` (a prefix for every key and channel, like kombu's
+ *        `global_keyprefix`), the TLS options, and `visibility_timeout` (a broker option,
+ *        accepted and ignored so one URL can serve as broker and backend).
+ * Capabilities: persistent (as Redis is), shared between processes; push notification of writes.
+ *        Optional capabilities beyond the ResultBackend contract: group results (`saveGroup`,
+ *        `restoreGroup`, `deleteGroup`) and chord counting (`chords`).
+ * Options: see {@link RedisBackendOptions}.
+ *
+ * Layout: `celery-task-meta-<id>` holds the meta JSON, written with SETEX (SET when expiry is
+ * disabled) and PUBLISHed on the channel of the same name, in one Lua script that also leaves a
+ * stored SUCCESS alone (Celery does a separate GET first; this is the atomic form of the same
+ * guard). `watch()` subscribes to that channel on one Pub/Sub connection shared by all watchers
+ * (result-subscriber.ts). Two connections per backend at most: commands and Pub/Sub, both opened
+ * on first use; ioredis reconnects them, and commands issued meanwhile wait in its offline queue.
+ */
+import {
+  ClosedError,
+  ConfigError,
+  consoleLogger,
+  decodeResultMeta,
+  type AdapterContext,
+  type BackendCapabilities,
+  type Logger,
+  type ResultBackend,
+  type ResultMeta,
+  type SetResultOptions,
+} from '@celeriac/core';
+import { Redis, type RedisOptions } from 'ioredis';
+import { RedisChordStore, type ChordStore } from './result-chords.js';
+import { RedisGroupStore, type GroupStore, type ResultTuple } from './result-groups.js';
+import { ResultKeys } from './result-keys.js';
+import { STORE_AND_PUBLISH, ttlMs } from './result-scripts.js';
+import { ResultSubscriber } from './result-subscriber.js';
+import { ioredisOptions, mask, parseRedisUrl, rejectUnknownOptions } from './redis-url.js';
+
+export interface RedisBackendOptions {
+  /**
+   * Where the results live (see the header for the format).
+   * @default 'redis://localhost:6379/0'
+   */
+  readonly url?: string;
+  /**
+   * Prepended to every key and channel name, like kombu's `global_keyprefix`. Python Celery 5.2's
+   * backend has no such option: only an empty prefix is readable by Python 5.2 clients.
+   * @default the URL's `key_prefix`, else ''
+   */
+  readonly keyPrefix?: string;
+  /**
+   * Milliseconds a result channel stays subscribed after its last watcher left, so that a caller
+   * re-arming `watch()` in a loop does not resubscribe each time.
+   * @default 1000
+   */
+  readonly unsubscribeDelay?: number;
+  /**
+   * Where connection problems and state changes go.
+   * @default consoleLogger('warn') from @celeriac/core
+   */
+  readonly logger?: Logger;
+}
+
+export const DEFAULT_REDIS_URL = 'redis://localhost:6379/0';
+export const DEFAULT_UNSUBSCRIBE_DELAY_MS = 1000;
+/** URL options the backend accepts besides the connection ones: broker options, ignored here. */
+const IGNORED_URL_OPTIONS = ['visibility_timeout'];
+
+type BackendState = 'new' | 'open' | 'closed';
+
+export class RedisBackend implements ResultBackend, GroupStore {
+  readonly capabilities: BackendCapabilities = { persistent: true, shared: true };
+  readonly keys: ResultKeys;
+  /** Chord counting in Celery's layout (see result-chords.ts). */
+  readonly chords: ChordStore;
+  private readonly url: string;
+  private readonly clientOptions: RedisOptions;
+  private readonly logger: Logger;
+  private readonly subscriber: ResultSubscriber;
+  private readonly groups: RedisGroupStore;
+  private state: BackendState = 'new';
+  private client: Redis | null = null;
+  private outageReported = false;
+
+  constructor(options: RedisBackendOptions = {}) {
+    this.url = options.url ?? DEFAULT_REDIS_URL;
+    const parsed = parseRedisUrl(this.url);
+    rejectUnknownOptions(parsed, IGNORED_URL_OPTIONS, 'Redis result backend');
+    const keyPrefix = options.keyPrefix ?? parsed.keyPrefix;
+    if (typeof keyPrefix !== 'string') throw new ConfigError(`Redis backend option "keyPrefix" must be a string, got ${JSON.stringify(keyPrefix)}`);
+    const delay = options.unsubscribeDelay ?? DEFAULT_UNSUBSCRIBE_DELAY_MS;
+    if (typeof delay !== 'number' || !Number.isFinite(delay) || delay < 0) {
+      throw new ConfigError(`Redis backend option "unsubscribeDelay" must be a non-negative number of milliseconds, got ${JSON.stringify(delay)}`);
+    }
+    this.logger = options.logger ?? consoleLogger('warn');
+    this.keys = new ResultKeys(keyPrefix);
+    this.clientOptions = { ...ioredisOptions(parsed.connection), lazyConnect: true };
+    this.subscriber = new ResultSubscriber(
+      () =>
+        new Redis({
+          ...this.clientOptions,
+          // Re-subscribing is the subscriber's job (it wakes watchers when the server confirms).
+          autoResubscribe: false,
+          // A SUBSCRIBE waits for the connection however long it takes, instead of failing.
+          maxRetriesPerRequest: null,
+        }),
+      this.logger,
+      delay,
+    );
+    const commands = () => this.commands();
+    this.groups = new RedisGroupStore(commands, this.keys, this.logger);
+    this.chords = new RedisChordStore(commands, this.keys);
+  }
+
+  /** Opens the command connection now (it opens on first use otherwise); rejects if that fails. */
+  async connect(): Promise<void> {
+    const client = this.commands();
+    if (client.status === 'wait') await client.connect();
+  }
+
+  async get(taskId: string): Promise<ResultMeta | null> {
+    return this.decode(taskId, await this.commands().get(this.keys.task(taskId)));
+  }
+
+  async getMany(taskIds: readonly string[]): Promise<(ResultMeta | null)[]> {
+    if (taskIds.length === 0) return [];
+    const texts = await this.commands().mget(taskIds.map((id) => this.keys.task(id)));
+    return texts.map((text, i) => this.decode(taskIds[i]!, text));
+  }
+
+  async set(taskId: string, meta: ResultMeta, options: SetResultOptions = {}): Promise<void> {
+    const ttl = ttlMs(options.expiresIn, 'set()');
+    if (typeof meta?.status !== 'string') throw new ConfigError(`result metadata needs a string "status", got ${JSON.stringify(meta?.status)}`);
+    await STORE_AND_PUBLISH.run(this.commands(), [this.keys.task(taskId)], [JSON.stringify(meta), ttl, '1']);
+  }
+
+  async delete(taskId: string): Promise<void> {
+    await this.commands().del(this.keys.task(taskId));
+  }
+
+  watch(taskId: string, signal: AbortSignal): Promise<void> {
+    return this.subscriber.watch(this.keys.task(taskId), signal);
+  }
+
+  saveGroup(groupId: string, result: ResultTuple, options?: SetResultOptions): Promise<void> {
+    return this.groups.saveGroup(groupId, result, options);
+  }
+
+  restoreGroup(groupId: string): Promise<ResultTuple | null> {
+    return this.groups.restoreGroup(groupId);
+  }
+
+  deleteGroup(groupId: string): Promise<void> {
+    return this.groups.deleteGroup(groupId);
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.setState('closed');
+    const client = this.client;
+    this.client = null;
+    await this.subscriber.close();
+    if (!client) return;
+    if (client.status === 'ready') {
+      // QUIT after the replies already asked for, so a set() in flight still lands.
+      await client.quit().catch(() => client.disconnect());
+    } else {
+      client.disconnect();
+    }
+  }
+
+  private commands(): Redis {
+    if (this.state === 'closed') throw new ClosedError(`the Redis result backend on ${mask(this.url)}`);
+    if (this.client) return this.client;
+    const client = new Redis(this.clientOptions);
+    client.on('ready', () => {
+      this.outageReported = false;
+      this.setState('open');
+    });
+    client.on('error', (err: Error) => {
+      // ioredis reports every failed reconnect attempt; one warning per outage is enough.
+      const level = this.outageReported ? 'debug' : 'warn';
+      this.outageReported = true;
+      this.logger[level](`redis backend ${mask(this.url)}: connection error`, { error: err });
+    });
+    this.client = client;
+    return client;
+  }
+
+  private decode(taskId: string, text: string | null): ResultMeta | null {
+    if (text === null) return null;
+    try {
+      return decodeResultMeta(taskId, JSON.parse(text));
+    } catch (error) {
+      this.logger.warn('redis backend: stored result is not valid JSON; treating it as missing', { taskId, error });
+      return null;
+    }
+  }
+
+  private setState(to: BackendState): void {
+    if (to === this.state) return;
+    this.logger.debug(`redis backend ${mask(this.url)}: ${this.state} -> ${to}`);
+    this.state = to;
+  }
+}
+
+/** The result backend for a `redis://` or `rediss://` URL. Connects on first use or `connect()`. */
+export function createBackend(url: string, context?: AdapterContext): RedisBackend {
+  return new RedisBackend({ url, ...(context ? { logger: context.logger } : {}) });
+}

@@ -1,0 +1,173 @@
+/**
+ * The result backend's one Pub/Sub connection, shared by every `watch()` of a backend instance.
+ *
+ * A channel (`celery-task-meta-<id>`) is subscribed while anyone watches it (reference counted by
+ * the set of waiting watchers) and for a short grace period after the last one leaves, then
+ * unsubscribed. A watcher is woken by:
+ *  - a message on its channel (Celery's worker PUBLISHes every stored state there);
+ *  - the server's confirmation of the SUBSCRIBE that serves it — once per subscription, and only
+ *    for the watchers waiting at that moment. A caller that read the key before the subscription
+ *    was live may have missed a write; the wake-up makes it read again, now with the subscription
+ *    live, which closes that race (Celery's client does the same: SUBSCRIBE, then GET);
+ *  - a reconnect, once the channel is subscribed again on the new connection (Celery MGETs every
+ *    subscribed key after reconnecting: messages published while disconnected are lost).
+ *
+ * The grace period matters: `waitForReady()` re-arms `watch()` right after each wake-up; a
+ * subscription that ended in between would be renewed and confirmed again, waking the caller
+ * again, forever. With the grace period the renewed watch finds the channel still subscribed and
+ * sleeps until a message.
+ */
+import type { Logger } from '@celeriac/core';
+import type { Redis } from 'ioredis';
+
+interface Channel {
+  /** Wake-up functions of the watchers waiting on this channel. */
+  readonly watchers: Set<() => void>;
+  /** The server confirmed the latest SUBSCRIBE sent for this channel on the current connection. */
+  confirmed: boolean;
+  /** Pending UNSUBSCRIBE after the last watcher left. */
+  lingerTimer: NodeJS.Timeout | null;
+}
+
+type SubscriberState = 'idle' | 'connected' | 'disconnected' | 'closed';
+
+export class ResultSubscriber {
+  private client: Redis | null = null;
+  private state: SubscriberState = 'idle';
+  private readonly channels = new Map<string, Channel>();
+  /** An outage was logged; further connection errors until the next 'ready' go to debug. */
+  private outageReported = false;
+
+  /**
+   * @param createClient makes the dedicated connection (lazily, on the first watch); it must have
+   *   `autoResubscribe: false`, since re-subscribing is done here, where the confirmation is seen.
+   * @param lingerMs how long a channel stays subscribed after its last watcher left.
+   */
+  constructor(
+    private readonly createClient: () => Redis,
+    private readonly logger: Logger,
+    private readonly lingerMs: number,
+  ) {}
+
+  /** Resolves at the next wake-up of `channel` (see the file header), or when `signal` aborts. */
+  watch(channel: string, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted || this.state === 'closed') return resolve();
+      let entry = this.channels.get(channel);
+      if (!entry) {
+        entry = { watchers: new Set(), confirmed: false, lingerTimer: null };
+        this.channels.set(channel, entry);
+        this.subscribe(channel, entry);
+      } else if (entry.lingerTimer) {
+        clearTimeout(entry.lingerTimer);
+        entry.lingerTimer = null;
+      }
+      const current = entry;
+      const wake = () => {
+        current.watchers.delete(wake);
+        signal.removeEventListener('abort', wake);
+        if (current.watchers.size === 0) this.release(channel, current);
+        resolve();
+      };
+      current.watchers.add(wake);
+      signal.addEventListener('abort', wake, { once: true });
+    });
+  }
+
+  /** Channels currently subscribed or being subscribed (for tests and diagnostics). */
+  subscribedChannels(): string[] {
+    return [...this.channels.keys()];
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.setState('closed');
+    for (const entry of this.channels.values()) {
+      if (entry.lingerTimer) clearTimeout(entry.lingerTimer);
+      entry.lingerTimer = null;
+      wakeAll(entry);
+    }
+    this.channels.clear();
+    const client = this.client;
+    this.client = null;
+    // Nothing to flush on a subscriber connection: drop it at once.
+    client?.disconnect();
+  }
+
+  private connection(): Redis {
+    if (this.client) return this.client;
+    const client = this.createClient();
+    client.on('message', (channel: string) => {
+      const entry = this.channels.get(channel);
+      if (entry) wakeAll(entry);
+    });
+    client.on('ready', () => this.onReady());
+    client.on('close', () => {
+      if (this.state === 'connected') this.setState('disconnected');
+    });
+    client.on('error', (err: Error) => {
+      // ioredis reports every failed reconnect attempt; one warning per outage is enough.
+      const level = this.outageReported ? 'debug' : 'warn';
+      this.outageReported = true;
+      this.logger[level]('redis backend: result subscriber connection error', { error: err });
+    });
+    this.client = client;
+    return client;
+  }
+
+  private onReady(): void {
+    if (this.state === 'closed') return;
+    this.outageReported = false;
+    const reconnected = this.state === 'disconnected';
+    this.setState('connected');
+    if (!reconnected) return;
+    // The new connection has no subscriptions; each channel is subscribed again, and its watchers
+    // are woken once the server confirms it, so their re-read sees anything missed meanwhile.
+    for (const [channel, entry] of this.channels) {
+      entry.confirmed = false;
+      this.subscribe(channel, entry);
+    }
+  }
+
+  private subscribe(channel: string, entry: Channel): void {
+    this.connection()
+      .subscribe(channel)
+      .then(
+        () => {
+          if (this.channels.get(channel) !== entry || entry.confirmed) return;
+          entry.confirmed = true;
+          wakeAll(entry);
+        },
+        (err: unknown) => {
+          // Not woken here: a caller that re-watched at once would spin on a failing connection.
+          // The channel is subscribed again on the next reconnect; waiters keep their own timeouts.
+          if (this.state !== 'closed') this.logger.warn('redis backend: SUBSCRIBE failed', { channel, error: err });
+        },
+      );
+  }
+
+  private release(channel: string, entry: Channel): void {
+    if (this.state === 'closed' || entry.lingerTimer || this.channels.get(channel) !== entry) return;
+    entry.lingerTimer = setTimeout(() => {
+      entry.lingerTimer = null;
+      if (entry.watchers.size > 0 || this.channels.get(channel) !== entry) return;
+      this.channels.delete(channel);
+      // Redis runs a connection's commands in order: a later SUBSCRIBE to the same channel (a new
+      // watcher) lands after this UNSUBSCRIBE, so the channel ends up subscribed.
+      this.client?.unsubscribe(channel).catch((err: unknown) => {
+        if (this.state !== 'closed') this.logger.debug('redis backend: UNSUBSCRIBE failed', { channel, error: err });
+      });
+    }, this.lingerMs);
+    entry.lingerTimer.unref();
+  }
+
+  private setState(to: SubscriberState): void {
+    if (to === this.state) return;
+    this.logger.debug(`redis backend result subscriber: ${this.state} -> ${to}`);
+    this.state = to;
+  }
+}
+
+function wakeAll(entry: Channel): void {
+  for (const wake of [...entry.watchers]) wake();
+}
