@@ -19,7 +19,7 @@ import { ClosedError, ConfigError, DuplicateTaskError, NotSerializableError, Sta
 import { consoleLogger, type Logger } from './logger.js';
 import { buildTaskMessage, encodeTaskMessage, type RawMessage, type TaskMessage } from './protocol/task-message.js';
 import { AsyncResult } from './result.js';
-import { Task, type AnyTask, type TaskFunction } from './task.js';
+import { Task, type RegisteredTask, type TaskFunction } from './task.js';
 import { resolveTaskOptions, type TaskOptions } from './task-options.js';
 
 /** Schemes whose package also provides a result backend, so a broker URL doubles as one. */
@@ -55,7 +55,7 @@ export class App {
   readonly oid: string = randomUUID();
   /** `gen<pid>@<host>`, Celery's origin for clients. */
   readonly origin = `gen${process.pid}@${hostname()}`;
-  private readonly registry = new Map<string, AnyTask>();
+  private readonly registry = new Map<string, RegisteredTask>();
   private brokerInstance: Broker | null;
   private backendInstance: ResultBackend | null;
   private readonly brokerUrl: string | null;
@@ -106,12 +106,12 @@ export class App {
     if (typeof fn !== 'function') throw new ConfigError(`task ${options.name}: the task function must be a function, got ${typeof fn}`);
     if (this.registry.has(options.name)) throw new DuplicateTaskError(options.name);
     const task = new Task<A, Awaited<R>>(this, options, fn as TaskFunction<A, Awaited<R>>);
-    this.registry.set(options.name, task as unknown as AnyTask);
+    this.registry.set(options.name, task);
     return task;
   }
 
   /** Registered tasks by name. */
-  get tasks(): ReadonlyMap<string, AnyTask> {
+  get tasks(): ReadonlyMap<string, RegisteredTask> {
     return this.registry;
   }
 
@@ -123,7 +123,10 @@ export class App {
       if (!this.backendInstance && this.backendUrl) this.backendInstance = await backendFromUrl(this.backendUrl, { logger: this.logger });
       await this.brokerInstance.connect();
       await this.backendInstance?.connect();
-    })();
+    })().catch((err: unknown) => {
+      this.connecting = null; // a later call tries again (the server may be back)
+      throw err;
+    });
     return this.connecting;
   }
 
@@ -147,7 +150,7 @@ export class App {
    * Sends a task by name: one of ours, or one that only another worker (e.g. Python) knows.
    * Resolves once the broker has the message.
    */
-  async sendTask<R = unknown>(name: string, options: ApplyOptions<readonly unknown[]> = {}, task?: AnyTask): Promise<AsyncResult<R>> {
+  async sendTask<R = unknown>(name: string, options: ApplyOptions<readonly unknown[]> = {}, task?: RegisteredTask): Promise<AsyncResult<R>> {
     const [result] = await this.sendTasks([{ name, options, task }]);
     return result as AsyncResult<R>;
   }
@@ -156,7 +159,7 @@ export class App {
    * Sends many tasks in as few broker round trips as the broker allows (one transaction on SQLite).
    * Resolves once the broker has all of them.
    */
-  async sendTasks(calls: ReadonlyArray<{ name: string; options?: ApplyOptions<readonly unknown[]>; task?: AnyTask }>): Promise<AsyncResult[]> {
+  async sendTasks(calls: ReadonlyArray<{ name: string; options?: ApplyOptions<readonly unknown[]>; task?: RegisteredTask }>): Promise<AsyncResult[]> {
     const outgoing = calls.map(({ name, options = {}, task }) => {
       const message = this.buildMessage(name, options, task);
       return {
@@ -171,7 +174,7 @@ export class App {
   }
 
   /** Builds the protocol v2 message a call would send (also used for retries and bulk sends). */
-  buildMessage(name: string, options: ApplyOptions<readonly unknown[]>, task?: AnyTask): TaskMessage {
+  buildMessage(name: string, options: ApplyOptions<readonly unknown[]>, task?: RegisteredTask): TaskMessage {
     validateApplyOptions(name, options);
     const now = new Date();
     const parent = currentTask.getStore();

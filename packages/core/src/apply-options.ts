@@ -4,11 +4,15 @@
 import { ConfigError } from './errors.js';
 import { checkPriority, checkSeconds } from './task-options.js';
 
-export interface ApplyOptions<A extends readonly unknown[] = unknown[]> {
-  /** Positional arguments. With `kwargs`, leading ones may be left out. */
-  args?: A | Partial<A>;
-  /** Keyword arguments, mapped onto the task's declared `params` by the worker. */
-  kwargs?: Record<string, unknown>;
+/**
+ * Options of one call. Without `kwargs`, `args` must be the task's whole argument list; with
+ * `kwargs` (mapped onto the task's declared `params` by the worker), leading `args` may stand alone.
+ */
+export type ApplyOptions<A extends readonly unknown[] = unknown[]> = CallOptions &
+  ({ args?: A; kwargs?: undefined } | { args?: Partial<A>; kwargs: Record<string, unknown> });
+
+/** Everything a call can set besides its arguments. */
+export interface CallOptions {
   /** Seconds to wait before running. Converted to an absolute `eta` on the wire. */
   countdown?: number;
   /** Do not run before this instant. */

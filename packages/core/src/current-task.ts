@@ -7,7 +7,6 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 export interface CurrentTask {
   readonly id: string;
   readonly rootId: string;
-  readonly priority: number;
 }
 
 export const currentTask = new AsyncLocalStorage<CurrentTask>();

@@ -2,9 +2,9 @@
  * @celeriac/core: the public API. Everything not named here is internal.
  */
 export { App, type AppOptions } from './app.js';
-export { Task, type AnyTask, type TaskFunction } from './task.js';
+export { Task, type RegisteredTask, type TaskFunction } from './task.js';
 export type { TaskOptions, ErrorMatcher } from './task-options.js';
-export type { ApplyOptions } from './apply-options.js';
+export type { ApplyOptions, CallOptions } from './apply-options.js';
 export type { TaskContext, RetryOptions } from './task-context.js';
 export { AsyncResult, errorFromMeta, type GetOptions } from './result.js';
 export { Worker, type WorkerOptions, type WorkerState, type WorkerStats } from './worker/worker.js';

@@ -69,7 +69,10 @@ export class AsyncResult<R = unknown> {
    */
   async get(options: GetOptions = {}): Promise<R> {
     const meta = await waitForReady(this.backend, this.id, options.timeout, options.signal);
-    if (!meta) throw new ResultTimeoutError(this.id, options.timeout ?? 0);
+    if (!meta) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      throw new ResultTimeoutError(this.id, options.timeout ?? 0);
+    }
     if (PROPAGATE_STATES.has(meta.status) && options.propagate !== false) throw errorFromMeta(meta);
     return meta.result as R;
   }

@@ -11,11 +11,22 @@ export type TaskFunction<A extends unknown[], R> = (ctx: TaskContext, ...args: A
 
 /** What a task needs from its app to send itself. */
 export interface TaskSender {
-  sendTask<R>(name: string, options: ApplyOptions<readonly unknown[]>, task?: AnyTask): Promise<AsyncResult<R>>;
-  sendTasks(calls: ReadonlyArray<{ name: string; options?: ApplyOptions<readonly unknown[]>; task?: AnyTask }>): Promise<AsyncResult[]>;
+  sendTask<R>(name: string, options: ApplyOptions<readonly unknown[]>, task?: RegisteredTask): Promise<AsyncResult<R>>;
+  sendTasks(calls: ReadonlyArray<{ name: string; options?: ApplyOptions<readonly unknown[]>; task?: RegisteredTask }>): Promise<AsyncResult[]>;
 }
 
-export class Task<A extends unknown[] = unknown[], R = unknown> {
+/**
+ * A task as the registry and the worker see it, whatever its argument types: name, options, and a
+ * way to run it with already-bound arguments.
+ */
+export interface RegisteredTask {
+  readonly name: string;
+  readonly options: ResolvedTaskOptions;
+  /** Runs the task function with positional arguments (the worker binds them first). */
+  invoke(ctx: TaskContext, args: readonly unknown[]): unknown;
+}
+
+export class Task<A extends unknown[] = unknown[], R = unknown> implements RegisteredTask {
   readonly name: string;
   constructor(
     private readonly sender: TaskSender,
@@ -26,6 +37,10 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
     this.name = options.name;
   }
 
+  invoke(ctx: TaskContext, args: readonly unknown[]): unknown {
+    return this.fn(ctx, ...(args as A));
+  }
+
   /** Sends the task with positional arguments and default options. */
   delay(...args: A): Promise<AsyncResult<R>> {
     return this.applyAsync({ args });
@@ -33,15 +48,12 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
 
   /** Sends the task with call options (countdown, eta, expires, priority, queue, ...). */
   applyAsync(options: ApplyOptions<A> = {}): Promise<AsyncResult<R>> {
-    return this.sender.sendTask<R>(this.name, options as ApplyOptions<readonly unknown[]>, this as AnyTask);
+    return this.sender.sendTask<R>(this.name, options as ApplyOptions<readonly unknown[]>, this);
   }
 
   /** Sends many calls of this task at once (one broker round trip where the broker allows). */
   async applyMany(calls: ReadonlyArray<ApplyOptions<A>>): Promise<AsyncResult<R>[]> {
-    const sent = await this.sender.sendTasks(calls.map((options) => ({ name: this.name, options: options as ApplyOptions<readonly unknown[]>, task: this as AnyTask })));
+    const sent = await this.sender.sendTasks(calls.map((options) => ({ name: this.name, options: options as ApplyOptions<readonly unknown[]>, task: this })));
     return sent as AsyncResult<R>[];
   }
 }
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the registry holds tasks of every signature
-export type AnyTask = Task<any[], unknown>;

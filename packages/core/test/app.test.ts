@@ -101,6 +101,9 @@ test('task types are inferred from the function (checked by tsc over the tests)'
     await add.delay('2', 3);
     // @ts-expect-error too many arguments
     await add.delay(1, 2, 3);
+    // @ts-expect-error without kwargs, args must be complete
+    await add.applyAsync({ args: [1] });
+    await add.applyAsync({ args: [1], kwargs: { y: 2 } });
     const r: AsyncResult<number> = await add.delay(1, 2);
     const n: number = await r.get();
     // @ts-expect-error the result is a number

@@ -41,8 +41,7 @@ describe('worker results', () => {
   });
 
   test('a task returns its result with Celery extended metadata', async () => {
-    const add = app.tasks.get('proj.add')!;
-    const r = await add.delay(2, 3);
+    const r = await app.sendTask('proj.add', { args: [2, 3] });
     assert.equal(await r.get({ timeout: 5000 }), 5);
     assert.equal(await r.state(), States.SUCCESS);
     assert.equal(await r.ready(), true);
@@ -95,7 +94,7 @@ describe('worker results', () => {
     });
   });
 
-  test('custom states (PROGRESS) and STARTED are visible while the task runs', async () => {
+  test('a custom state (PROGRESS) with its meta is visible while the task runs', async () => {
     const r = await app.sendTask('proj.progress');
     let state = await r.state();
     for (let i = 0; i < 200 && state !== 'PROGRESS'; i++) {

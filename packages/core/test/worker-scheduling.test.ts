@@ -98,10 +98,12 @@ test('a retry is a new message: same id, retries + 1, eta with microseconds, par
 test('ignoreResult stores nothing; result expiry removes results', async () => {
   const app = memoryApp();
   app.task('quiet', () => 1);
-  const { stop } = startWorker(app);
+  const { worker, stop } = startWorker(app);
   const ignored = await app.sendTask('quiet', { ignoreResult: true });
   const stored = await app.sendTask('quiet');
   await stored.get({ timeout: 5000 });
+  for (let i = 0; i < 200 && worker.stats.succeeded < 2; i++) await sleep(5);
+  assert.equal(worker.stats.succeeded, 2, 'both ran');
   assert.equal(await ignored.state(), States.PENDING);
   await stop();
   await app.close();

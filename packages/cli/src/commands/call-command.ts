@@ -37,9 +37,8 @@ export function callCommand(ctx: CliContext): Command {
 async function runCall(ctx: CliContext, name: string, options: CallOptions): Promise<void> {
   const app = await openApp(options, ctx.logger('warn'));
   try {
-    const call: ApplyOptions<readonly unknown[]> = {};
+    const call: ApplyOptions<readonly unknown[]> = options.kwargs ? { kwargs: options.kwargs } : {};
     if (options.args) call.args = options.args;
-    if (options.kwargs) call.kwargs = options.kwargs;
     if (options.queue !== undefined) call.queue = options.queue;
     if (options.countdown !== undefined) call.countdown = options.countdown;
     const result = await app.sendTask(name, call, app.tasks.get(name));

@@ -6,7 +6,7 @@
  * Capabilities: native delay, priorities 0–9 (higher first), no fanout, not shared or persistent.
  */
 import { randomUUID } from 'node:crypto';
-import { ClosedError } from '../errors.js';
+import { ClosedError, StateError } from '../errors.js';
 import type { RawMessage } from '../protocol/task-message.js';
 import type {
   Broker,
@@ -111,6 +111,13 @@ export class MemoryBroker implements Broker {
   }
 
   async deadLetter(delivery: Delivery, reason: DeadLetterReason): Promise<void> {
+    // Still held unless acked or rejected (or given back by close(), after which nothing applies).
+    // `redelivered` tells a requeued message's old delivery from its redelivery (same tag).
+    const { deliveryTag, redelivered, queue } = delivery;
+    const held = [...this.unsettled.values()].some(({ item }) => item.tag === deliveryTag && item.redelivered === redelivered);
+    if (!held && !this.closed) {
+      throw new StateError(`the message was already settled (acknowledged or rejected); it can no longer be dead-lettered (queue "${queue}", delivery ${deliveryTag})`);
+    }
     const id = randomUUID();
     this.deadLetters.set(id, {
       id,

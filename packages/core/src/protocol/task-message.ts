@@ -187,7 +187,7 @@ export function decodeTaskMessage(raw: RawMessage): TaskMessage {
     throw new BadMessageError('body-shape', 'message body must be a JSON array [args, kwargs, embed]');
   }
   const [args, kwargs, embed] = body as [unknown, unknown, unknown];
-  return finish(headers, raw.properties, args, kwargs, embed);
+  return finish(headers, raw.properties ?? {}, args, kwargs, embed);
 }
 
 function finish(
@@ -265,7 +265,7 @@ function fromProtocolV1(body: Record<string, unknown>, raw: RawMessage): TaskMes
     lang: 'py',
   };
   const embed = { callbacks: body['callbacks'] ?? null, errbacks: body['errbacks'] ?? null, chain: null, chord: body['chord'] ?? null };
-  return finish(headers, raw.properties, body['args'] ?? [], body['kwargs'] ?? {}, embed);
+  return finish(headers, raw.properties ?? {}, body['args'] ?? [], body['kwargs'] ?? {}, embed);
 }
 
 function dateHeader(headers: Record<string, unknown>, key: 'eta' | 'expires'): Date | null {

@@ -3,17 +3,19 @@
  */
 import type { Delivery } from '../broker/broker.js';
 import type { TaskMessage } from '../protocol/task-message.js';
-import type { AnyTask } from '../task.js';
+import type { RegisteredTask } from '../task.js';
 
 export class TaskRequest {
   /** Set while the task runs; aborting it signals the task (soft limit, cold shutdown). */
   controller: AbortController | null = null;
   /** True once the delivery was acked or rejected. */
   settled = false;
+  /** True once the task's outcome is being reported; later state updates are ignored. */
+  finished = false;
   constructor(
     readonly delivery: Delivery,
     readonly message: TaskMessage,
-    readonly task: AnyTask,
+    readonly task: RegisteredTask,
   ) {}
 
   get id(): string {

@@ -3,11 +3,11 @@
  * how it ended. Storing results and settling the message is the worker's job, not this file's.
  */
 import { currentTask } from '../current-task.js';
-import { Ignore, MaxRetriesExceededError, Reject, Retry, SoftTimeLimitExceeded, TimeLimitExceeded, NotSerializableError } from '../errors.js';
+import { ConfigError, Ignore, MaxRetriesExceededError, Reject, Retry, SoftTimeLimitExceeded, TimeLimitExceeded, NotSerializableError } from '../errors.js';
 import { bindArguments } from '../params.js';
 import { exponentialBackoff } from '../retry-policy.js';
 import type { TaskContext, RetryOptions } from '../task-context.js';
-import { matchesError } from '../task-options.js';
+import { checkSeconds, matchesError } from '../task-options.js';
 import type { TaskRequest } from './request.js';
 
 export type Outcome =
@@ -56,8 +56,8 @@ export async function executeTask(request: TaskRequest, env: ExecutionEnv): Prom
 async function runTask(request: TaskRequest, ctx: TaskContext): Promise<unknown> {
   const { message, task } = request;
   const args = bindArguments(task.name, task.options.paramSpecs, message.args, message.kwargs);
-  const frame = { id: request.id, rootId: message.headers.root_id, priority: request.delivery.priority };
-  return currentTask.run(frame, () => task.fn(ctx, ...args));
+  const frame = { id: request.id, rootId: message.headers.root_id };
+  return currentTask.run(frame, () => task.invoke(ctx, args));
 }
 
 function successOutcome(value: unknown): Outcome {
@@ -76,11 +76,8 @@ function classifyError(request: TaskRequest, ctx: TaskContext, signal: AbortSign
   if (error instanceof Ignore) return { kind: 'ignore' };
   const opts = request.task.options;
   if (opts.autoretryFor.length && matchesError(error, opts.autoretryFor)) {
-    const countdown = opts.retryBackoff
-      ? exponentialBackoff(opts.retryBackoff === true ? 1 : opts.retryBackoff, request.retries, opts.retryBackoffMax, opts.retryJitter)
-      : opts.defaultRetryDelay;
     try {
-      ctx.retry({ exc: error, countdown });
+      ctx.retry({ exc: error }); // countdown: backoff when configured, else defaultRetryDelay
     } catch (thrown) {
       if (thrown instanceof Retry) return { kind: 'retry', retry: thrown };
       return { kind: 'failure', error: thrown };
@@ -112,6 +109,10 @@ function createContext(request: TaskRequest, signal: AbortSignal, env: Execution
     redelivered: delivery.redelivered,
     headers: h,
     retry(options: RetryOptions = {}): never {
+      if (options.countdown !== undefined) checkSeconds(options.countdown, 'ctx.retry(): option "countdown"', true);
+      if (options.eta !== undefined && !(options.eta instanceof Date && Number.isFinite(options.eta.getTime()))) {
+        throw new ConfigError(`ctx.retry(): option "eta" must be a valid Date, got ${String(options.eta)}`);
+      }
       const max = options.maxRetries === undefined ? task.options.maxRetries : options.maxRetries;
       if (max !== null && h.retries >= max) {
         if (options.exc !== undefined) throw options.exc;

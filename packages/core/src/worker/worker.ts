@@ -34,6 +34,9 @@ export interface WorkerOptions {
   handleSignals?: boolean;
 }
 
+/** What happens to a finished task's message. */
+type Settlement = 'ack' | 'requeue' | { deadLetter: string };
+
 export type WorkerState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 const TRANSITIONS: Record<WorkerState, WorkerState[]> = {
@@ -68,8 +71,11 @@ export class Worker {
   private readonly ready: TaskRequest[] = [];
   private readonly held = new Map<TaskRequest, NodeJS.Timeout>();
   private readonly active = new Set<TaskRequest>();
-  /** Settling and reporting work in flight, awaited before the worker stops. */
+  /** Accepting and settling work in flight, awaited before the worker stops. */
   private readonly pending = new Set<Promise<void>>();
+  /** Running tasks (with their reporting); a warm shutdown waits for them, a cold one does not. */
+  private readonly runs = new Set<Promise<void>>();
+  private coldRequested = false;
   private stopped!: Promise<void>;
   private resolveStopped!: () => void;
   private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
@@ -107,6 +113,8 @@ export class Worker {
     this.startup = (async () => {
       await this.app.connect();
       this.consumer = await this.app.broker.consume(this.queues, (d) => this.onDelivery(d), { prefetch: this.prefetch });
+      // ETA tasks delivered before consume() returned were held without a consumer to widen.
+      if (this.held.size) this.consumer.setPrefetch(this.prefetch + this.held.size);
     })();
     try {
       await this.startup;
@@ -137,6 +145,7 @@ export class Worker {
     }
     if (this.lifecycle.is('stopped')) return;
     if (options.cold) {
+      this.coldRequested = true;
       // Stop deliveries first, or a message given back could be delivered to us again.
       await this.startup?.catch(() => undefined);
       await this.consumer?.cancel();
@@ -152,7 +161,8 @@ export class Worker {
     for (const timer of this.held.values()) clearTimeout(timer);
     this.held.clear();
     await Promise.all(giveBack.map((r) => r.reject(true)));
-    while (this.active.size || this.pending.size) await Promise.race([...this.pending, sleep(50)]);
+    // Warm: wait for running tasks. Cold: only for settling work (late-ack messages going back).
+    while (this.pending.size || (this.runs.size && !this.coldRequested)) await Promise.race([...this.pending, ...this.runs, sleep(50)]);
     this.removeSignalHandlers();
     this.lifecycle.set('stopped');
     this.resolveStopped();
@@ -169,13 +179,16 @@ export class Worker {
     try {
       message = decodeTaskMessage(delivery.message);
     } catch (err) {
-      if (!(err instanceof BadMessageError)) throw err;
-      return this.deadLetter(delivery, `bad-message:${err.reason}`, err.message);
+      // Whatever the defect, the message is set aside with it: never lost, never a crash.
+      if (err instanceof BadMessageError) return this.deadLetter(delivery, `bad-message:${err.reason}`, err.message);
+      return this.deadLetter(delivery, 'bad-message:undecodable', `message could not be decoded: ${(err as Error).message}`);
     }
     const task = this.app.tasks.get(message.headers.task);
     if (!task) {
       this.app.logger.error(`received unregistered task ${message.headers.task}`, { id: message.headers.id });
-      if (!message.headers.ignore_result) await this.writer.storeError(message, delivery.queue, States.FAILURE, new NotRegistered(message.headers.task), false);
+      if (!message.headers.ignore_result) {
+        await this.save(message.headers.id, () => this.writer.storeError(message, delivery.queue, States.FAILURE, new NotRegistered(message.headers.task), false));
+      }
       return this.deadLetter(delivery, 'not-registered', `task "${message.headers.task}" is not registered on worker ${this.hostname}`);
     }
     const request = new TaskRequest(delivery, message, task);
@@ -203,10 +216,14 @@ export class Worker {
     while (this.active.size < this.concurrency && this.ready.length && this.lifecycle.is('running')) {
       const request = this.ready.shift()!;
       this.active.add(request);
-      this.track(this.runRequest(request).finally(() => {
-        this.active.delete(request);
-        this.pump();
-      }));
+      const run = this.runRequest(request)
+        .catch((err: unknown) => this.app.logger.error('worker error', { error: err }))
+        .finally(() => {
+          this.active.delete(request);
+          this.runs.delete(run);
+          this.pump();
+        });
+      this.runs.add(run);
     }
   }
 
@@ -214,57 +231,90 @@ export class Worker {
     if (request.isExpired(Date.now())) return this.revokeExpired(request);
     if (!request.acksLate) await request.ack();
     if (request.task.options.trackStarted && !request.ignoreResult) {
-      await this.writer.store(request.message, request.delivery.queue, States.STARTED, { pid: process.pid, hostname: this.hostname });
+      const started = { pid: process.pid, hostname: this.hostname };
+      await this.save(request.id, () => this.writer.store(request.message, request.delivery.queue, States.STARTED, started));
     }
     const outcome = await executeTask(request, {
       hostname: this.hostname,
-      updateState: (req, state, meta) => (req.ignoreResult ? Promise.resolve() : this.writer.store(req.message, req.delivery.queue, state, meta)),
+      updateState: (req, state, meta) => {
+        // Once the task has been reported, a late progress call must not replace its final state.
+        if (req.ignoreResult || req.finished) return Promise.resolve();
+        return this.writer.store(req.message, req.delivery.queue, state, meta);
+      },
     });
     await this.report(request, outcome);
   }
 
+  /**
+   * Records how a task ended, then settles its message. Settling happens whatever the recording
+   * did: a failed result write is logged, never a reason to leave a message unacknowledged.
+   */
   private async report(request: TaskRequest, outcome: Outcome): Promise<void> {
-    const { message, delivery } = request;
+    request.finished = true;
     // A cold shutdown already gave a late-ack message back: its next run reports, not this one.
     if (request.settled && request.acksLate) return;
-    const store = !request.ignoreResult;
+    const settlement = await this.record(request, outcome);
+    if (request.settled) {
+      // Early ack: the message was acknowledged before the task ran, so it cannot go back.
+      if (settlement !== 'ack') {
+        this.app.logger.warn(`task ${request.name}[${request.id}] asked to reject its message, but it was acknowledged before the task ran; use acksLate for Reject to take effect`);
+      }
+      return;
+    }
+    if (settlement === 'ack') return request.ack();
+    if (settlement === 'requeue') return request.reject(true);
+    return this.deadLetter(request.delivery, 'rejected', settlement.deadLetter, request);
+  }
+
+  private async record(request: TaskRequest, outcome: Outcome): Promise<Settlement> {
+    const { message, delivery } = request;
+    const store = (status: string, fn: () => Promise<void>) => (request.ignoreResult ? Promise.resolve() : this.save(request.id, fn, status));
     switch (outcome.kind) {
       case 'success':
         this.stats.succeeded++;
-        if (store) await this.writer.store(message, delivery.queue, States.SUCCESS, outcome.value);
-        return request.ack();
+        await store('SUCCESS', () => this.writer.store(message, delivery.queue, States.SUCCESS, outcome.value));
+        return 'ack';
       case 'failure':
         this.stats.failed++;
         this.app.logger.warn(`task ${request.name}[${request.id}] failed`, { error: outcome.error });
-        if (store) await this.writer.storeError(message, delivery.queue, States.FAILURE, outcome.error);
-        return request.ack();
+        await store('FAILURE', () => this.writer.storeError(message, delivery.queue, States.FAILURE, outcome.error));
+        return 'ack';
       case 'retry':
+        // RETRY first: once the retry is published its next run may store its own state.
+        await store('RETRY', () => this.writer.storeError(message, delivery.queue, States.RETRY, outcome.retry.exc ?? outcome.retry));
         try {
           await publishRetry(this.app, request, outcome.retry);
         } catch (err) {
           // The retry could not be sent: a late-ack message goes back as it is; an early-ack one
           // (already acknowledged) fails with the reason rather than vanish.
           this.app.logger.error(`task ${request.name}[${request.id}] could not be retried`, { error: err });
-          if (request.acksLate) return request.reject(true);
+          if (request.acksLate) return 'requeue';
           this.stats.failed++;
-          if (store) await this.writer.storeError(message, delivery.queue, States.FAILURE, err);
-          return;
+          await store('FAILURE', () => this.writer.storeError(message, delivery.queue, States.FAILURE, err));
+          return 'ack';
         }
         this.stats.retried++;
-        if (store) await this.writer.storeError(message, delivery.queue, States.RETRY, outcome.retry.exc ?? outcome.retry);
-        return request.ack();
+        return 'ack';
       case 'reject':
-        if (outcome.reject.requeue) return request.reject(true);
-        return this.deadLetter(delivery, 'rejected', outcome.reject.message, request);
+        return outcome.reject.requeue ? 'requeue' : { deadLetter: outcome.reject.message };
       case 'ignore':
-        return request.ack();
+        return 'ack';
+    }
+  }
+
+  /** Runs a result write; a failure is logged (the task's message is settled regardless). */
+  private async save(taskId: string, write: () => Promise<void>, what = 'state'): Promise<void> {
+    try {
+      await write();
+    } catch (err) {
+      this.app.logger.error(`storing the ${what} of task ${taskId} failed`, { error: err });
     }
   }
 
   private async revokeExpired(request: TaskRequest): Promise<void> {
     this.stats.revoked++;
     if (!request.ignoreResult) {
-      await this.writer.storeError(request.message, request.delivery.queue, States.REVOKED, new TaskRevokedError('expired'), false);
+      await this.save(request.id, () => this.writer.storeError(request.message, request.delivery.queue, States.REVOKED, new TaskRevokedError('expired'), false));
     }
     await request.ack();
   }
