@@ -31,6 +31,7 @@ import {
   ClosedError,
   ConfigError,
   Lifecycle,
+  StateError,
   type AdapterContext,
   type Broker,
   type BrokerCapabilities,
@@ -214,6 +215,9 @@ export class RedisBroker implements Broker {
   async deadLetter(delivery: Delivery, reason: DeadLetterReason): Promise<void> {
     const settler = this.taken.settlerOf(delivery);
     if (!settler) throw new ConfigError('deadLetter() was given a delivery that did not come from this broker instance');
+    if (settler.held.settling) {
+      throw new StateError(`the message was already settled (acknowledged, rejected or dead-lettered); it can no longer be dead-lettered (queue "${delivery.queue}", delivery ${delivery.deliveryTag})`);
+    }
     await settler.settle(() => this.held.deadLetter(settler.held, randomUUID(), reason.code, reason.message));
   }
 

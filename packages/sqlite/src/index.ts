@@ -7,8 +7,9 @@ import { SqliteBackend } from './sqlite-backend.js';
 import { SqliteBroker } from './sqlite-broker.js';
 import { parseSqliteUrl } from './sqlite-options.js';
 
-export { SqliteBroker } from './sqlite-broker.js';
-export { SqliteBackend } from './sqlite-backend.js';
+export { SqliteBroker, type SqliteBrokerState } from './sqlite-broker.js';
+export { SqliteBackend, type SqliteBackendState } from './sqlite-backend.js';
+export type { SqliteConsumer, ConsumerState as SqliteConsumerState } from './sqlite-consumer.js';
 export {
   parseSqliteUrl,
   resolveSqliteOptions,

@@ -20,6 +20,7 @@ import {
   ConfigError,
   consoleLogger,
   decodeResultMeta,
+  Lifecycle,
   type BackendCapabilities,
   type Logger,
   type ResultBackend,
@@ -30,7 +31,13 @@ import { ResultStore } from './result-store.js';
 import { resolveSqliteOptions, type ResolvedSqliteOptions, type SqliteOptions } from './sqlite-options.js';
 import { SqliteStore } from './sqlite-store.js';
 
-type BackendState = 'new' | 'open' | 'closed';
+export type SqliteBackendState = 'new' | 'open' | 'closed';
+
+const TRANSITIONS: Readonly<Record<SqliteBackendState, readonly SqliteBackendState[]>> = {
+  new: ['open', 'closed'],
+  open: ['closed'],
+  closed: [],
+};
 
 interface Connection {
   readonly store: SqliteStore;
@@ -45,7 +52,7 @@ export class SqliteBackend implements ResultBackend {
   readonly capabilities: BackendCapabilities = { persistent: true, shared: true };
   readonly options: ResolvedSqliteOptions;
   private readonly logger: Logger;
-  private state: BackendState = 'new';
+  private readonly lifecycle: Lifecycle<SqliteBackendState>;
   private conn: Connection | null = null;
   /** Pending watch() calls; each is resolved (and removed) by the next wake-up. */
   private readonly watchers = new Set<() => void>();
@@ -56,6 +63,11 @@ export class SqliteBackend implements ResultBackend {
   constructor(options: SqliteOptions) {
     this.options = resolveSqliteOptions(options);
     this.logger = options.logger ?? consoleLogger('warn');
+    this.lifecycle = new Lifecycle(`sqlite backend ${this.options.path}`, 'new', TRANSITIONS, this.logger);
+  }
+
+  get state(): SqliteBackendState {
+    return this.lifecycle.state;
   }
 
   async connect(): Promise<void> {
@@ -94,7 +106,7 @@ export class SqliteBackend implements ResultBackend {
 
   watch(_taskId: string, signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
-      if (signal.aborted || this.state === 'closed') return resolve();
+      if (signal.aborted || this.lifecycle.is('closed')) return resolve();
       this.open();
       const wake = () => {
         this.watchers.delete(wake);
@@ -109,9 +121,9 @@ export class SqliteBackend implements ResultBackend {
   }
 
   async close(): Promise<void> {
-    if (this.state === 'closed') return;
+    if (this.lifecycle.is('closed')) return;
     const conn = this.conn;
-    this.setState('closed');
+    this.lifecycle.set('closed');
     this.wakeAll();
     this.stopPolling();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
@@ -161,7 +173,7 @@ export class SqliteBackend implements ResultBackend {
   }
 
   private open(): Connection {
-    if (this.state === 'closed') throw new ClosedError(`the SQLite result backend on ${this.options.path}`);
+    if (this.lifecycle.is('closed')) throw new ClosedError(`the SQLite result backend on ${this.options.path}`);
     if (!this.conn) {
       const store = SqliteStore.open(this.options);
       const results = new ResultStore(store.db);
@@ -170,7 +182,7 @@ export class SqliteBackend implements ResultBackend {
       this.sweep();
       this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
       this.sweepTimer.unref();
-      this.setState('open');
+      this.lifecycle.set('open');
     }
     return this.conn;
   }
@@ -181,10 +193,5 @@ export class SqliteBackend implements ResultBackend {
     store.batcher.add(() => results.purgeExpired(Date.now())).catch((err: unknown) => {
       this.logger.warn('sqlite backend: deleting expired results failed', { error: err });
     });
-  }
-
-  private setState(to: BackendState): void {
-    this.logger.debug(`sqlite backend ${this.options.path}: ${this.state} -> ${to}`);
-    this.state = to;
   }
 }

@@ -15,11 +15,17 @@
  * the visibility timeout while it lives, so only a dead process's messages come back. Acks,
  * rejects and publishes issued in one tick share one transaction (write-batcher.ts). Consumers poll
  * with backoff and are woken early by commits (change-signal.ts).
+ *
+ * A delivery is settled (acked, rejected or dead-lettered) only once its write commits: until then
+ * its lease is renewed and its prefetch credit stays taken. A settle whose write fails rejects with
+ * the error and leaves the delivery unsettled, so the caller may try again.
  */
 import { randomUUID } from 'node:crypto';
 import {
   ClosedError,
   ConfigError,
+  Lifecycle,
+  StateError,
   clampPriority,
   consoleLogger,
   type Broker,
@@ -42,10 +48,28 @@ import { SqliteConsumer, type ConsumerHost } from './sqlite-consumer.js';
 import { resolveSqliteOptions, type ResolvedSqliteOptions, type SqliteOptions } from './sqlite-options.js';
 import { SqliteStore } from './sqlite-store.js';
 
-type BrokerState = 'new' | 'open' | 'closed';
+export type SqliteBrokerState = 'new' | 'open' | 'closed';
 
-/** Runs `op` on a delivery's row (plus `extra` when the lease was still ours) in the next batch. */
-type Settle = (op: (messages: MessageStore, id: number, owner: string) => boolean, extra?: (conn: Connection) => void) => Promise<boolean>;
+const TRANSITIONS: Readonly<Record<SqliteBrokerState, readonly SqliteBrokerState[]>> = {
+  new: ['open', 'closed'],
+  open: ['closed'],
+  closed: [],
+};
+
+/** How a delivery was settled, in the words of the error a later deadLetter() throws. */
+type Settlement = 'acknowledged' | 'rejected' | 'dead-lettered' | 'given back';
+
+/**
+ * Runs `op` on a delivery's row (plus `extra` when the lease was still ours) in the next batch.
+ * Resolves with whether the lease was still ours; rejects, leaving the delivery unsettled, when
+ * the write fails. Resolves false without writing after close() or once the delivery is settled,
+ * except that a dead letter (`as: 'dead-lettered'`) of a settled delivery throws a StateError.
+ */
+type Settle = (
+  as: Settlement,
+  op: (messages: MessageStore, id: number, owner: string) => boolean,
+  extra?: (conn: Connection) => void,
+) => Promise<boolean>;
 
 interface Connection {
   readonly store: SqliteStore;
@@ -67,7 +91,7 @@ export class SqliteBroker implements Broker {
   readonly logger: Logger;
   /** Names this instance's leases in the database. */
   private readonly owner = randomUUID();
-  private state: BrokerState = 'new';
+  private readonly lifecycle: Lifecycle<SqliteBrokerState>;
   private conn: Connection | null = null;
   private readonly consumers = new Set<SqliteConsumer>();
   /** Ids of the messages this instance holds a lease on, until they are settled. */
@@ -81,6 +105,7 @@ export class SqliteBroker implements Broker {
   constructor(options: SqliteOptions) {
     this.options = resolveSqliteOptions(options);
     this.logger = options.logger ?? consoleLogger('warn');
+    this.lifecycle = new Lifecycle(`sqlite broker ${this.options.path}`, 'new', TRANSITIONS, this.logger);
     this.host = {
       pollIntervalMs: this.options.pollIntervalMs,
       logger: this.logger,
@@ -89,6 +114,10 @@ export class SqliteBroker implements Broker {
       forget: (consumer) => this.consumers.delete(consumer),
       giveBack: (deliveries) => this.giveBack(deliveries),
     };
+  }
+
+  get state(): SqliteBrokerState {
+    return this.lifecycle.state;
   }
 
   async connect(): Promise<void> {
@@ -150,7 +179,7 @@ export class SqliteBroker implements Broker {
     };
     // Recorded in the same transaction as the ack, and only if the lease was still ours (a lost
     // lease means another consumer has the message now).
-    await settle((m, id, owner) => m.ack(id, owner), (conn) => conn.deadLetters.insert(entry));
+    await settle('dead-lettered', (m, id, owner) => m.ack(id, owner), (conn) => conn.deadLetters.insert(entry));
   }
 
   async listDeadLetters(options: ListDeadLettersOptions = {}): Promise<DeadLetterEntry[]> {
@@ -177,9 +206,9 @@ export class SqliteBroker implements Broker {
   }
 
   async close(): Promise<void> {
-    if (this.state === 'closed') return;
+    if (this.lifecycle.is('closed')) return;
     const conn = this.conn;
-    this.setState('closed');
+    this.lifecycle.set('closed');
     for (const consumer of [...this.consumers]) consumer.stop();
     if (this.renewTimer) clearInterval(this.renewTimer);
     this.renewTimer = null;
@@ -242,7 +271,7 @@ export class SqliteBroker implements Broker {
    */
   private giveBack(deliveries: readonly Delivery[]): void {
     for (const delivery of deliveries) {
-      void this.settlers.get(delivery)?.((m, id, owner) => m.unlease(id, owner)).catch((err: unknown) => {
+      void this.settlers.get(delivery)?.('given back', (m, id, owner) => m.unlease(id, owner)).catch((err: unknown) => {
         this.logger.warn('sqlite broker: giving back an undelivered message failed; it returns when its lease runs out', { error: err });
       });
     }
@@ -251,25 +280,57 @@ export class SqliteBroker implements Broker {
   private deliver(row: MessageRow, message: RawMessage, consumer: SqliteConsumer): Delivery {
     const { id, queue, priority } = row;
     this.held.add(id);
-    let settled = false;
-    const settle: Settle = async (op, extra) => {
-      if (settled) return false;
-      settled = true;
+    /** Set once a settle's write committed; never unset. */
+    let settled: Settlement | null = null;
+    /** The settle whose write is on its way, if any; cleared when it ends either way. */
+    let inFlight: Promise<boolean> | null = null;
+    const write: Settle = async (as, op, extra) => {
       const conn = this.conn;
       // After close() the message already went back to its queue: nothing left to settle.
       if (!conn || !this.held.has(id)) return false;
       let applied = false;
       try {
         await conn.store.batcher.add(() => {
+          // The batcher may run this twice (in the batch, then alone after the batch failed).
           applied = op(conn.messages, id, this.owner);
           if (applied) extra?.(conn);
+          // Here rather than after the await: close() commits pending writes and then releases
+          // what is still held, all before this function resumes.
           this.held.delete(id);
         });
-      } finally {
-        consumer.settled();
+      } catch (err) {
+        if (as === 'given back') {
+          // Nobody holds this delivery to try again: stop renewing, and the lease runs out.
+          this.held.delete(id);
+          settled = as;
+          consumer.settled();
+        } else if (this.conn === conn) {
+          // Rolled back: the lease is still ours and the caller may settle again; keep renewing.
+          this.held.add(id);
+          this.startRenewing();
+        }
+        throw err;
       }
+      settled = as;
+      consumer.settled();
       if (!applied) this.logger.warn('sqlite broker: settled a message whose lease had run out; another consumer may have it', { queue, id });
       return applied;
+    };
+    const settle: Settle = async (as, op, extra) => {
+      // One write at a time per delivery; a settle that comes while another is on its way waits
+      // to see whether that one committed.
+      while (inFlight) await inFlight.catch(() => undefined);
+      if (settled !== null) {
+        if (as === 'dead-lettered') {
+          throw new StateError(`the message was already ${settled}; it can no longer be dead-lettered (queue "${queue}", delivery ${id})`);
+        }
+        return false;
+      }
+      const attempt: Promise<boolean> = write(as, op, extra).finally(() => {
+        if (inFlight === attempt) inFlight = null;
+      });
+      inFlight = attempt;
+      return attempt;
     };
     const delivery: Delivery = {
       message,
@@ -278,10 +339,10 @@ export class SqliteBroker implements Broker {
       redelivered: row.redelivered !== 0,
       priority,
       ack: async () => {
-        await settle((m) => m.ack(id, this.owner));
+        await settle('acknowledged', (m) => m.ack(id, this.owner));
       },
       reject: async (requeue: boolean) => {
-        await settle((m) => (requeue ? m.release(id, this.owner) : m.ack(id, this.owner)));
+        await settle('rejected', (m) => (requeue ? m.release(id, this.owner) : m.ack(id, this.owner)));
       },
     };
     this.settlers.set(delivery, settle);
@@ -317,18 +378,13 @@ export class SqliteBroker implements Broker {
   }
 
   private open(): Connection {
-    if (this.state === 'closed') throw new ClosedError(`the SQLite broker on ${this.options.path}`);
+    if (this.lifecycle.is('closed')) throw new ClosedError(`the SQLite broker on ${this.options.path}`);
     if (!this.conn) {
       const store = SqliteStore.open(this.options);
       this.conn = { store, messages: new MessageStore(store.db), deadLetters: new DeadLetterStore(store.db) };
-      this.setState('open');
+      this.lifecycle.set('open');
     }
     return this.conn;
-  }
-
-  private setState(to: BrokerState): void {
-    this.logger.debug(`sqlite broker ${this.options.path}: ${this.state} -> ${to}`);
-    this.state = to;
   }
 }
 

@@ -7,7 +7,7 @@
  * starts at 1 ms and doubles up to the poll interval while the queues stay empty. Delayed messages
  * and expired leases are picked up by these looks too, so nothing depends on a wake-up arriving.
  */
-import { ConfigError, type Consumer, type Delivery, type Logger } from '@celeriac/core';
+import { ConfigError, Lifecycle, type Consumer, type Delivery, type Logger } from '@celeriac/core';
 
 /** What the consumer needs from its broker. */
 export interface ConsumerHost {
@@ -25,11 +25,16 @@ export interface ConsumerHost {
 
 export type ConsumerState = 'consuming' | 'cancelled';
 
+const TRANSITIONS: Readonly<Record<ConsumerState, readonly ConsumerState[]>> = {
+  consuming: ['cancelled'],
+  cancelled: [],
+};
+
 /** Upper bound on one take, so one transaction never holds the write lock for long. */
 const MAX_BATCH = 256;
 
 export class SqliteConsumer implements Consumer {
-  private state: ConsumerState = 'consuming';
+  private readonly lifecycle: Lifecycle<ConsumerState>;
   private prefetch: number;
   private unsettled = 0;
   /** Rotates the first queue tried, so several queues are served fairly. */
@@ -46,8 +51,13 @@ export class SqliteConsumer implements Consumer {
     prefetch: number,
   ) {
     this.prefetch = checkPrefetch(prefetch);
+    this.lifecycle = new Lifecycle(`sqlite consumer ${queues.join(',')}`, 'consuming', TRANSITIONS, host.logger);
     this.stopListening = host.listen(() => this.wake());
     this.wake();
+  }
+
+  get state(): ConsumerState {
+    return this.lifecycle.state;
   }
 
   setPrefetch(prefetch: number): void {
@@ -61,8 +71,8 @@ export class SqliteConsumer implements Consumer {
 
   /** Stops polling (cancel, or the broker closing). Deliveries already made stay with the caller. */
   stop(): void {
-    if (this.state === 'cancelled') return;
-    this.setState('cancelled');
+    if (this.lifecycle.is('cancelled')) return;
+    this.lifecycle.set('cancelled');
     this.stopListening();
     this.clearTimers();
     this.host.forget(this);
@@ -76,7 +86,7 @@ export class SqliteConsumer implements Consumer {
 
   /** Something may have changed: look soon, and restart the backoff. */
   private wake(): void {
-    if (this.state !== 'consuming') return;
+    if (!this.lifecycle.is('consuming')) return;
     this.backoffMs = 1;
     if (this.immediate || this.unsettled >= this.prefetch) return;
     if (this.timer) clearTimeout(this.timer);
@@ -86,7 +96,7 @@ export class SqliteConsumer implements Consumer {
 
   private poll(): void {
     this.clearTimers();
-    if (this.state !== 'consuming') return;
+    if (!this.lifecycle.is('consuming')) return;
     const credit = this.prefetch - this.unsettled;
     if (credit <= 0) return; // settled() wakes us
     const limit = Math.min(credit, MAX_BATCH);
@@ -103,7 +113,7 @@ export class SqliteConsumer implements Consumer {
     }
     for (let i = 0; i < deliveries.length; i++) {
       // The handler may cancel this consumer; what it has not been handed yet goes back.
-      if (this.state !== 'consuming') {
+      if (!this.lifecycle.is('consuming')) {
         this.unsettled += deliveries.length - i;
         this.host.giveBack(deliveries.slice(i));
         return;
@@ -128,7 +138,7 @@ export class SqliteConsumer implements Consumer {
   }
 
   private schedule(ms: number): void {
-    if (this.state !== 'consuming' || this.unsettled >= this.prefetch) return;
+    if (!this.lifecycle.is('consuming') || this.unsettled >= this.prefetch) return;
     // Deliberately not unref'd: an active consumer keeps its process alive, as an open socket
     // to a broker server would. cancel() and the broker's close() clear it.
     this.timer = setTimeout(() => this.poll(), ms);
@@ -139,11 +149,6 @@ export class SqliteConsumer implements Consumer {
     if (this.immediate) clearImmediate(this.immediate);
     this.timer = null;
     this.immediate = null;
-  }
-
-  private setState(to: ConsumerState): void {
-    this.host.logger.debug(`sqlite consumer ${this.queues.join(',')}: ${this.state} -> ${to}`);
-    this.state = to;
   }
 }
 

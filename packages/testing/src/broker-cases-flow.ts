@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { eventually, Inbox, sampleMessage, sleep, tagOf, uniqueQueue } from './conformance-helpers.js';
-import type { Consumer } from '@celeriac/core';
+import { ErrorCodes, type Consumer } from '@celeriac/core';
 import type { BrokerCase } from './broker-case.js';
 
 export const FLOW_CASE_NAMES = [
@@ -16,6 +16,7 @@ export const FLOW_CASE_NAMES = [
   'close is idempotent',
   'dead letter, list and replay',
   'dead letter delete',
+  'dead letter after settle is refused',
 ] as const;
 export type FlowCaseName = (typeof FLOW_CASE_NAMES)[number];
 
@@ -206,6 +207,41 @@ export const flowCases: readonly BrokerCase<FlowCaseName>[] = [
       assert.equal(await broker.deleteDeadLetter(x.id), false);
       assert.equal(await broker.replayDeadLetter(x.id), false);
       assert.deepEqual((await broker.listDeadLetters({ queue })).map((e) => e.reason.message), ['y']);
+      assert.equal(await broker.size(queue), 0);
+    },
+  },
+  {
+    // A delivery is settled once: dead-lettering one already acked, rejected or dead-lettered
+    // throws a StateError instead of recording an entry for a message the broker no longer holds
+    // (or, after a requeue, holds again as another delivery).
+    name: 'dead letter after settle is refused',
+    async run({ open, waits }) {
+      const broker = await open();
+      const queue = uniqueQueue('dead-letter-settled');
+      const tags = ['acked', 'dropped', 'requeued', 'dead'];
+      await broker.publishMany(tags.map((tag) => ({ message: sampleMessage(tag), options: { queue } })));
+      const inbox = new Inbox();
+      const consumer = await broker.consume([queue], inbox.onDelivery, { prefetch: tags.length });
+      const got = new Map((await inbox.waitFor(tags.length, waits)).map((d) => [tagOf(d), d]));
+      const [acked, dropped, requeued, dead] = tags.map((tag) => got.get(tag)!);
+      await inbox.ack(acked!);
+      await inbox.reject(dropped!, false);
+      await inbox.reject(requeued!, true);
+      inbox.unsettled--; // deadLetter settles it
+      await broker.deadLetter(dead!, { code: 'conformance:test', message: 'dead' });
+      // The requeued message is held again, as a new delivery, while its old one is refused.
+      const [again] = (await inbox.waitFor(tags.length + 1, waits, 'the requeued message')).slice(tags.length);
+      assert.equal(tagOf(again!), 'requeued');
+      for (const [tag, d] of [['acked', acked], ['dropped', dropped], ['requeued', requeued], ['dead', dead]] as const) {
+        await assert.rejects(
+          broker.deadLetter(d!, { code: 'conformance:test', message: `late ${tag}` }),
+          (err: { code?: unknown; message?: unknown }) => err.code === ErrorCodes.STATE && /dead-lettered/.test(String(err.message)),
+          `dead-lettering the ${tag} delivery must throw a StateError`,
+        );
+      }
+      await inbox.ack(again!);
+      await consumer.cancel();
+      assert.deepEqual((await broker.listDeadLetters({ queue })).map((e) => e.reason.message), ['dead']);
       assert.equal(await broker.size(queue), 0);
     },
   },

@@ -105,7 +105,10 @@ export interface Broker {
   purge(queue: string): Promise<number>;
   /** Messages waiting in a queue, delayed ones included (not delivered, unacknowledged ones). */
   size(queue: string): Promise<number>;
-  /** Settles a delivery by setting it aside with its reason. */
+  /**
+   * Settles a delivery by setting it aside with its reason. Throws StateError when the delivery
+   * was already settled (after close() it does nothing: the message went back).
+   */
   deadLetter(delivery: Delivery, reason: DeadLetterReason): Promise<void>;
   /** Dead-lettered messages, oldest first. */
   listDeadLetters(options?: ListDeadLettersOptions): Promise<DeadLetterEntry[]>;

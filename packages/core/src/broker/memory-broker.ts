@@ -48,6 +48,8 @@ export class MemoryBroker implements Broker {
   private readonly delayed = new Map<NodeJS.Timeout, string>();
   private readonly unsettled = new Map<string, { queue: string; item: QueuedMessage }>();
   private readonly deadLetters = new Map<string, DeadLetterEntry>();
+  /** Each delivery's key in `unsettled`, to tell whether it is still held. */
+  private readonly deliveryKeys = new WeakMap<Delivery, string>();
   private closed = false;
   private dispatching = false;
 
@@ -111,12 +113,10 @@ export class MemoryBroker implements Broker {
   }
 
   async deadLetter(delivery: Delivery, reason: DeadLetterReason): Promise<void> {
-    // Still held unless acked or rejected (or given back by close(), after which nothing applies).
-    // `redelivered` tells a requeued message's old delivery from its redelivery (same tag).
-    const { deliveryTag, redelivered, queue } = delivery;
-    const held = [...this.unsettled.values()].some(({ item }) => item.tag === deliveryTag && item.redelivered === redelivered);
-    if (!held && !this.closed) {
-      throw new StateError(`the message was already settled (acknowledged or rejected); it can no longer be dead-lettered (queue "${queue}", delivery ${deliveryTag})`);
+    if (this.closed) return; // close() gave every unsettled message back already
+    const key = this.deliveryKeys.get(delivery);
+    if (key === undefined || !this.unsettled.has(key)) {
+      throw new StateError(`the message was already settled (acknowledged or rejected), or was not delivered by this broker; it can no longer be dead-lettered (queue "${delivery.queue}", delivery ${delivery.deliveryTag})`);
     }
     const id = randomUUID();
     this.deadLetters.set(id, {
@@ -229,7 +229,7 @@ export class MemoryBroker implements Broker {
         }),
       );
     };
-    return {
+    const delivery: Delivery = {
       message: cloneMessage(item.message),
       queue,
       deliveryTag: item.tag,
@@ -238,6 +238,8 @@ export class MemoryBroker implements Broker {
       ack: () => settle(false),
       reject: (requeue: boolean) => settle(requeue),
     };
+    this.deliveryKeys.set(delivery, key);
+    return delivery;
   }
 }
 

@@ -8,8 +8,11 @@ import type { RegisteredTask } from '../task.js';
 export class TaskRequest {
   /** Set while the task runs; aborting it signals the task (soft limit, cold shutdown). */
   controller: AbortController | null = null;
-  /** True once the delivery was acked or rejected. */
+  /** True once the delivery was acked or rejected (after the broker confirmed it). */
   settled = false;
+  private settling: Promise<void> | null = null;
+  /** A cold shutdown gave this late-ack message back; its outcome here is not reported. */
+  givenBack = false;
   /** True once the task's outcome is being reported; later state updates are ignored. */
   finished = false;
   constructor(
@@ -42,15 +45,32 @@ export class TaskRequest {
     return this.message.expires !== null && this.message.expires.getTime() <= now;
   }
 
-  async ack(): Promise<void> {
-    if (this.settled) return;
-    this.settled = true;
-    await this.delivery.ack();
+  /** Acknowledges once; a failed ack leaves the request unsettled so it can be tried again. */
+  ack(): Promise<void> {
+    return this.settle(() => this.delivery.ack());
   }
 
-  async reject(requeue: boolean): Promise<void> {
-    if (this.settled) return;
+  /** Rejects once (see ack). */
+  reject(requeue: boolean): Promise<void> {
+    return this.settle(() => this.delivery.reject(requeue));
+  }
+
+  /** Marks the request settled from the outside (the broker settled it, e.g. by dead-lettering). */
+  markSettled(): void {
     this.settled = true;
-    await this.delivery.reject(requeue);
+  }
+
+  private settle(op: () => Promise<void>): Promise<void> {
+    if (this.settled) return Promise.resolve();
+    this.settling ??= op().then(
+      () => {
+        this.settled = true;
+      },
+      (err: unknown) => {
+        this.settling = null;
+        throw err;
+      },
+    );
+    return this.settling;
   }
 }

@@ -229,7 +229,16 @@ export class Worker {
 
   private async runRequest(request: TaskRequest): Promise<void> {
     if (request.isExpired(Date.now())) return this.revokeExpired(request);
-    if (!request.acksLate) await request.ack();
+    if (!request.acksLate) {
+      try {
+        await request.ack();
+      } catch (err) {
+        // Not acknowledged, so not run: give it back for a later attempt rather than hold it.
+        this.app.logger.error(`acknowledging task ${request.name}[${request.id}] failed; giving it back`, { error: err });
+        await request.reject(true).catch((e: unknown) => this.app.logger.error('giving a message back failed', { error: e }));
+        return;
+      }
+    }
     if (request.task.options.trackStarted && !request.ignoreResult) {
       const started = { pid: process.pid, hostname: this.hostname };
       await this.save(request.id, () => this.writer.store(request.message, request.delivery.queue, States.STARTED, started));
@@ -252,7 +261,7 @@ export class Worker {
   private async report(request: TaskRequest, outcome: Outcome): Promise<void> {
     request.finished = true;
     // A cold shutdown already gave a late-ack message back: its next run reports, not this one.
-    if (request.settled && request.acksLate) return;
+    if (request.givenBack) return;
     const settlement = await this.record(request, outcome);
     if (request.settled) {
       // Early ack: the message was acknowledged before the task ran, so it cannot go back.
@@ -322,15 +331,18 @@ export class Worker {
   private async deadLetter(delivery: Delivery, code: string, reason: string, request?: TaskRequest): Promise<void> {
     this.stats.deadLettered++;
     this.app.logger.warn(`message set aside: ${reason}`, { code, queue: delivery.queue });
-    if (request) request.settled = true;
     await this.app.broker.deadLetter(delivery, { code, message: reason });
+    request?.markSettled();
   }
 
   private abortActive(): void {
     for (const request of this.active) {
       request.controller?.abort(new Error('worker cold shutdown'));
       // A late-ack task goes back to the queue so another worker runs it; early-ack ones are gone.
-      if (request.acksLate) this.track(request.reject(true));
+      if (request.acksLate) {
+        request.givenBack = true;
+        this.track(request.reject(true));
+      }
     }
   }
 
