@@ -72,11 +72,15 @@ export function toRaw(env: Envelope): RawMessage {
   };
 }
 
-/** A header timestamp at the millisecond precision a Date holds (read independently of parseIso). */
+/**
+ * A header timestamp at the millisecond precision a Date holds, sub-millisecond digits rounded up
+ * as parseIso does so an eta is never early (read independently of parseIso).
+ */
 export function headerMs(text: unknown): number {
   assert.equal(typeof text, 'string');
   assert.match(text as string, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$/);
-  return Date.parse(`${(text as string).slice(0, 23)}Z`);
+  const micros = (text as string).slice(23, 26);
+  return Date.parse(`${(text as string).slice(0, 23)}Z`) + (micros === '000' ? 0 : 1);
 }
 
 export function reasonIs(reason: string) {

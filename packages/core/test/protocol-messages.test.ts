@@ -91,8 +91,10 @@ describe('building messages like Python does', () => {
     test(t.case, () => {
       const h = t.envelope.headers;
       const p = t.envelope.properties;
-      const eta = h['eta'] === null ? null : new Date(headerMs(h['eta']));
-      const expires = h['expires'] === null ? null : new Date(headerMs(h['expires']));
+      // The same instant truncated to the millisecond (what a JS caller's Date holds).
+      const truncated = (text: unknown) => new Date(Date.parse(`${(text as string).slice(0, 23)}Z`));
+      const eta = h['eta'] === null ? null : truncated(h['eta']);
+      const expires = h['expires'] === null ? null : truncated(h['expires']);
       const userHeaders = Object.fromEntries(Object.entries(h).filter(([k]) => !HEADER_ORDER.includes(k)));
       const timelimit = h['timelimit'] as [number | null, number | null];
       const built = buildTaskMessage({

@@ -26,7 +26,8 @@ export function formatIsoNaiveUtc(date: Date): string {
 }
 
 /**
- * Parses an ISO-8601 timestamp into a Date (millisecond precision; finer digits are truncated).
+ * Parses an ISO-8601 timestamp into a Date (millisecond precision; finer digits round up, so an
+ * `eta` is never read as earlier than it is).
  * Returns null when the text is not a timestamp, so callers can say which field was bad.
  */
 export function parseIso(text: string): Date | null {
@@ -34,7 +35,8 @@ export function parseIso(text: string): Date | null {
   if (!m) return null;
   const [, y, mo, d, h, mi, s, frac, tz] = m;
   const fields = [Number(y), Number(mo) - 1, Number(d), Number(h ?? 0), Number(mi ?? 0), Number(s ?? 0)] as const;
-  const millis = frac ? Number((frac + '00').slice(0, 3)) : 0;
+  // Round sub-millisecond digits up: a task must not start before its eta, even by 1 µs.
+  const millis = frac ? Number((frac + '00').slice(0, 3)) + (/[1-9]/.test(frac.slice(3)) ? 1 : 0) : 0;
   let t = Date.UTC(...fields, millis);
   // Date.UTC rolls over out-of-range fields (month 13, Feb 30, 24:00, second 60); Python rejects them.
   const check = new Date(t);
