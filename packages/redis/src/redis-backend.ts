@@ -23,6 +23,7 @@ import {
   ConfigError,
   consoleLogger,
   decodeResultMeta,
+  retryDriverOperation,
   type AdapterContext,
   type BackendCapabilities,
   type Logger,
@@ -37,6 +38,7 @@ import { ResultKeys } from './result-keys.js';
 import { STORE_AND_PUBLISH, ttlMs } from './result-scripts.js';
 import { ResultSubscriber } from './result-subscriber.js';
 import { ioredisOptions, mask, parseRedisUrl, rejectUnknownOptions } from './redis-url.js';
+import { classifyRedisError } from './redis-errors.js';
 
 export interface RedisBackendOptions {
   /**
@@ -133,7 +135,16 @@ export class RedisBackend implements ResultBackend, GroupStore {
   async set(taskId: string, meta: ResultMeta, options: SetResultOptions = {}): Promise<void> {
     const ttl = ttlMs(options.expiresIn, 'set()');
     if (typeof meta?.status !== 'string') throw new ConfigError(`result metadata needs a string "status", got ${JSON.stringify(meta?.status)}`);
-    await STORE_AND_PUBLISH.run(this.commands(), [this.keys.task(taskId)], [JSON.stringify(meta), ttl, '1']);
+    const args = [JSON.stringify(meta), ttl, '1'];
+    // A result must not be lost to an outage: the worker acknowledges the task once this resolves.
+    // Connection errors are retried until Redis is back (ioredis gives up on a command after
+    // maxRetriesPerRequest reconnect attempts); only fatal errors, or closing, end it.
+    await retryDriverOperation(() => STORE_AND_PUBLISH.run(this.commands(), [this.keys.task(taskId)], args), {
+      classify: classifyRedisError,
+      stopped: () => this.state === 'closed',
+      logger: this.logger,
+      what: `redis backend ${mask(this.url)}: storing the result of ${taskId}`,
+    });
   }
 
   async delete(taskId: string): Promise<void> {
