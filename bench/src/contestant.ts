@@ -1,6 +1,6 @@
 /**
- * What a contestant is: a queue (celeriac on some store, or later a peer such as BullMQ, bee-queue
- * or Python Celery) that runs the same three scenarios on the same no-op task. The runner calls
+ * What a contestant is: a queue (celeriac on some store, or a peer: BullMQ, bee-queue, Python
+ * Celery) that runs the same three scenarios on the same no-op task. The runner calls
  * them in order and derives rates and percentiles; a contestant only measures and counts.
  *
  * Rules every implementation keeps, so rows compare:
@@ -17,8 +17,10 @@ export interface ScenarioConfig {
   readonly tasks: number;
   /** Tasks sent per bulk call (one broker round trip each where the broker allows). */
   readonly batch: number;
-  /** Tasks one worker process runs at once. */
+  /** Tasks one worker process runs at once (the runner sets it per scenario, see `lowConcurrency`). */
   readonly concurrency: number;
+  /** The second concurrency the bulk processing is measured at (the first is `concurrency`). */
+  readonly lowConcurrency: number;
   /** Sequential round trips timed for latency. */
   readonly latencyRuns: number;
   /** Untimed round trips before those (connections, caches, JIT). */
@@ -33,9 +35,9 @@ export interface Traits {
   readonly resultsStored: string;
   /** What survives a crash. */
   readonly durability: string;
-  /** When the broker forgets a message: "early" = before the task runs. */
+  /** When the broker forgets a message: "early" = before the task runs, "late" = after it. */
   readonly acks: string;
-  /** Where the worker runs relative to the producer. */
+  /** Where the worker runs relative to the producer, and how it runs tasks. */
   readonly worker: string;
 }
 
@@ -52,6 +54,8 @@ export interface BulkFigures {
   readonly verified: number;
   /** Tasks the worker reports it ran successfully. */
   readonly workerSucceeded: number;
+  /** CPU time of the worker process from the start of processing until it stopped; null if unknown. */
+  readonly workerCpuMs: number | null;
 }
 
 /** End to end: a running worker; the clock runs from the first send to the last result stored. */
@@ -60,6 +64,7 @@ export interface EndToEndFigures {
   readonly ms: number;
   readonly verified: number;
   readonly workerSucceeded: number;
+  readonly workerCpuMs: number | null;
 }
 
 /** Latency: one task at a time, send then wait for its result. */
@@ -72,6 +77,11 @@ export interface Contestant {
   /** Row name, e.g. "celeriac-sqlite". */
   readonly name: string;
   readonly traits: Traits;
+  /**
+   * Most tasks the bulk scenario runs at `lowConcurrency`, for a queue that slow there (Python
+   * Celery) that the full N would take minutes; the table shows the N used. @default config.tasks
+   */
+  readonly maxTasksAtLowConcurrency?: number;
   bulk(config: ScenarioConfig): Promise<BulkFigures>;
   endToEnd(config: ScenarioConfig): Promise<EndToEndFigures>;
   latency(config: ScenarioConfig): Promise<LatencyFigures>;

@@ -1,26 +1,74 @@
 /**
- * Every contestant the bench knows, in the order rows are printed (the first is the baseline the
- * ratios refer to). A peer is added here: see README.md, "Adding a contestant".
+ * Every contestant the bench knows, in the order rows are printed. The Redis rows need a Redis
+ * server, and the Python Celery row a Python with Celery: when one is missing, the rows that need
+ * it are left out (and said so), unless they were asked for by name, which is an error.
+ * A peer is added here: see README.md, "Adding a contestant".
  */
+import { execFileSync } from 'node:child_process';
+import { beeQueueContestant } from './bee-queue/bee-queue-contestant.js';
+import { bullmqContestant } from './bullmq/bullmq-contestant.js';
 import { celeriacContestant } from './celeriac/celeriac-contestant.js';
 import { memoryStore, sqliteStore } from './celeriac/celeriac-stores.js';
+import { redisStore } from './celeriac-redis/celeriac-redis-store.js';
+import { celeryContestant } from './celery-py/celery-contestant.js';
 import type { Contestant } from './contestant.js';
+import { describeDurability, probeRedis, type RedisInfo, type RedisServer, type RedisTarget } from './redis-db.js';
+
+export const CONTESTANT_NAMES = ['celeriac-sqlite', 'celeriac-memory', 'celeriac-redis', 'bullmq-redis', 'bee-queue-redis', 'celery-py-redis'] as const;
 
 export interface ContestantOptions {
   readonly cpuProfileDir: string | null;
+  readonly redis: RedisServer;
+  readonly redisDb: number;
+  readonly python: string;
 }
 
-export function allContestants(options: ContestantOptions): Contestant[] {
-  return [
-    celeriacContestant(sqliteStore(options.cpuProfileDir ? { cpuProfileDir: options.cpuProfileDir } : {})),
-    celeriacContestant(memoryStore()),
-  ];
+export interface Lineup {
+  /** The contestants that can run here, in print order. */
+  readonly contestants: readonly Contestant[];
+  /** Those that cannot, and why. */
+  readonly unavailable: ReadonlyArray<{ readonly name: string; readonly reason: string }>;
+  /** The Redis server the Redis rows run on, when reachable. */
+  readonly redis: RedisInfo | null;
 }
 
-/** The contestants named in `only` (all when null), or an error naming the unknown ones. */
-export function selectContestants(all: readonly Contestant[], only: readonly string[] | null): Contestant[] {
-  if (!only) return [...all];
-  const unknown = only.filter((name) => !all.some((c) => c.name === name));
-  if (unknown.length) throw new Error(`unknown contestant(s) ${unknown.join(', ')}; known: ${all.map((c) => c.name).join(', ')}`);
-  return only.map((name) => all.find((c) => c.name === name)!);
+export async function allContestants(options: ContestantOptions): Promise<Lineup> {
+  const profile = options.cpuProfileDir ? { cpuProfileDir: options.cpuProfileDir } : {};
+  const contestants: Contestant[] = [celeriacContestant(sqliteStore(profile)), celeriacContestant(memoryStore())];
+  const unavailable: { name: string; reason: string }[] = [];
+  const redis = await probeRedis(options.redis);
+  if ('error' in redis) {
+    for (const name of CONTESTANT_NAMES.filter((n) => n.endsWith('-redis'))) unavailable.push({ name, reason: redis.error });
+    return { contestants, unavailable, redis: null };
+  }
+  const durability = describeDurability(redis);
+  const db = (i: number): RedisTarget => ({ ...options.redis, db: options.redisDb + i, durability });
+  contestants.push(celeriacContestant(redisStore(db(0), profile)), bullmqContestant(db(1), profile), beeQueueContestant(db(2), profile));
+  const celery = celeryVersion(options.python);
+  if ('error' in celery) unavailable.push({ name: 'celery-py-redis', reason: celery.error });
+  else contestants.push(celeryContestant(db(3), { python: options.python, version: celery.version }));
+  return { contestants, unavailable, redis };
+}
+
+/** The contestants named in `only` (all available when null), or an error naming the problem. */
+export function selectContestants(lineup: Lineup, only: readonly string[] | null): Contestant[] {
+  if (!only) return [...lineup.contestants];
+  const unknown = only.filter((name) => !(CONTESTANT_NAMES as readonly string[]).includes(name));
+  if (unknown.length) throw new Error(`unknown contestant(s) ${unknown.join(', ')}; known: ${CONTESTANT_NAMES.join(', ')}`);
+  return only.map((name) => {
+    const found = lineup.contestants.find((c) => c.name === name);
+    if (found) return found;
+    const reason = lineup.unavailable.find((u) => u.name === name)?.reason ?? 'not available';
+    throw new Error(`${name} cannot run here: ${reason}`);
+  });
+}
+
+function celeryVersion(python: string): { version: string } | { error: string } {
+  try {
+    const out = execFileSync(python, ['-c', 'import celery, redis; print(celery.__version__)'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+    return { version: out.trim() };
+  } catch (err) {
+    const detail = (err as { stderr?: string }).stderr?.trim().split('\n').pop() ?? String(err);
+    return { error: `${python} cannot import celery and redis (${detail}); on Debian: apt-get install python3-celery python3-redis` };
+  }
 }

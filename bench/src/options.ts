@@ -4,33 +4,47 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { ScenarioConfig } from './contestant.js';
+import { parseRedisServer, type RedisServer } from './redis-db.js';
 
 export interface BenchOptions {
   readonly config: ScenarioConfig;
-  /** Contestant names to run, in order. @default every contestant */
+  /** Contestant names to run, in order. @default every contestant that can run here */
   readonly only: readonly string[] | null;
   /** Where the JSON record goes. @default bench/results */
   readonly outDir: string;
   /** Write the JSON record. @default true */
   readonly save: boolean;
-  /** Directory for V8 CPU profiles of the SQLite worker processes. @default none */
+  /** Directory for V8 CPU profiles of the Node worker processes (celeriac, BullMQ, bee-queue). @default none */
   readonly cpuProfileDir: string | null;
+  /** The Redis server of the Redis rows. @default redis://127.0.0.1:6379 */
+  readonly redis: RedisServer;
+  /** First of the four databases the Redis rows use, one each. @default 10 */
+  readonly redisDb: number;
+  /** Python with Celery 5.2 and redis-py, for the Python Celery row. @default /usr/bin/python3 */
+  readonly python: string;
   readonly help: boolean;
 }
 
 export const USAGE = `usage: npm run start --workspace bench -- [options]   (or BENCH_* variables with npm run bench)
 
-  --tasks N          tasks in the bulk and end-to-end scenarios (BENCH_TASKS, default 20000)
-  --latency N        sequential round trips timed for latency (BENCH_LATENCY, default 1000)
-  --warmup N         untimed round trips before those (BENCH_WARMUP, default 50)
-  --concurrency N    tasks one worker runs at once (BENCH_CONCURRENCY, default 100)
-  --batch N          tasks per bulk send (BENCH_BATCH, default 1000)
-  --only a,b         contestants to run, e.g. celeriac-sqlite (BENCH_ONLY, default all)
-  --out DIR          where the JSON record is written (BENCH_OUT, default bench/results)
-  --no-save          print only, write no JSON
-  --cpu-prof DIR     write a CPU profile of each SQLite worker process to DIR (BENCH_CPU_PROF)`;
+  --tasks N            tasks in the bulk and end-to-end scenarios (BENCH_TASKS, default 20000)
+  --latency N          sequential round trips timed for latency (BENCH_LATENCY, default 1000)
+  --warmup N           untimed round trips before those (BENCH_WARMUP, default 50)
+  --concurrency N      tasks one worker runs at once (BENCH_CONCURRENCY, default 100)
+  --low-concurrency N  the bulk processing is measured at this concurrency too (BENCH_LOW_CONCURRENCY, default 1)
+  --batch N            tasks per bulk send (BENCH_BATCH, default 1000)
+  --only a,b           contestants to run, e.g. celeriac-redis,bullmq-redis (BENCH_ONLY, default all that can run)
+  --out DIR            where the JSON record is written (BENCH_OUT, default bench/results)
+  --no-save            print only, write no JSON
+  --cpu-prof DIR       write a CPU profile of each Node worker process to DIR (BENCH_CPU_PROF)
+  --redis URL          Redis server of the Redis rows (BENCH_REDIS_URL, default redis://127.0.0.1:6379)
+  --redis-db N         first of 4 empty databases they use, one per row (BENCH_REDIS_DB, default 10)
+  --python PATH        Python with Celery 5.2 and redis-py (BENCH_PYTHON, default /usr/bin/python3)
+
+contestants: celeriac-sqlite, celeriac-memory, celeriac-redis, bullmq-redis, bee-queue-redis, celery-py-redis`;
 
 const DEFAULT_OUT = fileURLToPath(new URL('../results', import.meta.url));
+const VALUE_FLAGS = ['tasks', 'latency', 'warmup', 'concurrency', 'low-concurrency', 'batch', 'only', 'out', 'cpu-prof', 'redis', 'redis-db', 'python'];
 
 export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): BenchOptions {
   const flags = new Map<string, string>();
@@ -40,7 +54,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     const arg = argv[i]!;
     if (arg === '--no-save') save = false;
     else if (arg === '--help' || arg === '-h') help = true;
-    else if (arg.startsWith('--') && ['tasks', 'latency', 'warmup', 'concurrency', 'batch', 'only', 'out', 'cpu-prof'].includes(arg.slice(2))) {
+    else if (arg.startsWith('--') && VALUE_FLAGS.includes(arg.slice(2))) {
       const value = argv[++i];
       if (value === undefined) throw new Error(`${arg} needs a value`);
       flags.set(arg.slice(2), value);
@@ -61,12 +75,16 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
       latencyRuns: int('latency', 'BENCH_LATENCY', 1_000, 1),
       warmup: int('warmup', 'BENCH_WARMUP', 50, 0),
       concurrency: int('concurrency', 'BENCH_CONCURRENCY', 100, 1),
+      lowConcurrency: int('low-concurrency', 'BENCH_LOW_CONCURRENCY', 1, 1),
       batch: int('batch', 'BENCH_BATCH', 1_000, 1),
     },
     only: only ? only.split(',').map((s) => s.trim()).filter(Boolean) : null,
     outDir: pick('out', 'BENCH_OUT') ?? DEFAULT_OUT,
     save,
     cpuProfileDir: pick('cpu-prof', 'BENCH_CPU_PROF') ?? null,
+    redis: parseRedisServer(pick('redis', 'BENCH_REDIS_URL') ?? 'redis://127.0.0.1:6379'),
+    redisDb: int('redis-db', 'BENCH_REDIS_DB', 10, 0),
+    python: pick('python', 'BENCH_PYTHON') ?? '/usr/bin/python3',
     help,
   };
 }

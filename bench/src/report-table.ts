@@ -1,50 +1,74 @@
 /**
- * The printed report: a table of figures, a table of what each row includes, and ratios of every
- * row to the first one. Markdown tables, so a run can be pasted into an issue as is.
+ * The printed report: a table of figures, a table of what each row includes, and a table of
+ * ratios (targets.ts, RATIO_PAIRS). Markdown tables, so a run can be pasted into an issue as is.
  */
+import type { ScenarioConfig } from './contestant.js';
 import type { RowResult } from './runner.js';
+import { isLatency, METRICS, metricValue, RATIO_PAIRS, type Metric } from './targets.js';
 
-export function formatReport(rows: readonly RowResult[]): string[] {
-  const figures = table(
-    ['contestant', 'enqueue (tasks/s)', 'process (tasks/s)', 'end to end (tasks/s)', 'latency p50 (ms)', 'p99 (ms)', 'concurrency'],
-    rows.map((r) => [
-      r.contestant,
-      rate(r.enqueue.perSecond),
-      rate(r.process.perSecond),
-      rate(r.endToEnd.perSecond),
-      ms(r.latency.p50Ms),
-      ms(r.latency.p99Ms),
-      String(r.concurrency),
-    ]),
-    true,
-  );
-  const traits = table(
-    ['contestant', 'worker', 'results stored', 'durability', 'acks', 'store'],
-    rows.map((r) => [r.contestant, r.traits.worker, r.traits.resultsStored, r.traits.durability, r.traits.acks, r.traits.store]),
-  );
-  return [...figures, '', ...traits, ...ratios(rows)];
+/** Column headings, e.g. "process c=100 (tasks/s)". */
+export function metricLabel(metric: Metric, config: Pick<ScenarioConfig, 'concurrency' | 'lowConcurrency'>): string {
+  switch (metric) {
+    case 'enqueue':
+      return 'enqueue';
+    case 'processLow':
+      return `process c=${config.lowConcurrency}`;
+    case 'process':
+      return `process c=${config.concurrency}`;
+    case 'endToEnd':
+      return `end to end c=${config.concurrency}`;
+    case 'p50':
+      return 'latency p50';
+    case 'p99':
+      return 'latency p99';
+  }
 }
 
-/** Each row against the first: rates (higher is better) and latencies (lower is better). */
-function ratios(rows: readonly RowResult[]): string[] {
-  const [base, ...others] = rows;
-  if (!base) return [];
-  return others.map((r) => {
-    const x = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
-    return (
-      `\n${r.contestant} vs ${base.contestant}: enqueue ${x(r.enqueue.perSecond, base.enqueue.perSecond)}, ` +
-      `process ${x(r.process.perSecond, base.process.perSecond)}, end to end ${x(r.endToEnd.perSecond, base.endToEnd.perSecond)} ` +
-      `the rate; latency p50 ${x(r.latency.p50Ms, base.latency.p50Ms)}, p99 ${x(r.latency.p99Ms, base.latency.p99Ms)} the time`
-    );
+export function formatReport(rows: readonly RowResult[], config: ScenarioConfig): string[] {
+  const heading = (m: Metric) => `${metricLabel(m, config)} (${isLatency(m) ? 'ms' : 'tasks/s'})`;
+  const cell = (r: RowResult, m: Metric) => {
+    const text = isLatency(m) ? metricValue(r, m).toFixed(2) : rate(metricValue(r, m));
+    // A row that ran fewer tasks there (see Contestant.maxTasksAtLowConcurrency) says so.
+    return m === 'processLow' && r.processLow.tasks !== config.tasks ? `${text} (N=${rate(r.processLow.tasks)})` : text;
+  };
+  const figures = table(['contestant', ...METRICS.map(heading)], rows.map((r) => [r.contestant, ...METRICS.map((m) => cell(r, m))]), true);
+  const traits = table(
+    ['contestant', 'worker', 'concurrency', 'results stored', 'durability', 'acks', 'store'],
+    rows.map((r) => [r.contestant, r.traits.worker, `${r.processLow.concurrency} and ${r.concurrency}`, r.traits.resultsStored, r.traits.durability, r.traits.acks, r.traits.store]),
+  );
+  return [...figures, '', ...traits, ...workerCpu(rows, config), ...ratios(rows, config)];
+}
+
+/** Worker CPU time per task, where the worker is a process of its own. */
+function workerCpu(rows: readonly RowResult[], config: ScenarioConfig): string[] {
+  const phases = ['processLow', 'process', 'endToEnd'] as const;
+  const us = (v: number | null) => (v === null ? '-' : v.toFixed(0));
+  const body = rows.filter((r) => phases.some((p) => r[p].workerCpuUsPerTask !== null)).map((r) => [r.contestant, ...phases.map((p) => us(r[p].workerCpuUsPerTask))]);
+  if (!body.length) return [];
+  return [
+    '',
+    'Worker process CPU time per task (µs, user + system, from the start of processing until it stopped; Python Celery: while its driver ran, enqueue included):',
+    '',
+    ...table(['contestant', ...phases.map((p) => metricLabel(p, config))], body, true),
+  ];
+}
+
+/** Subject / peer for every pair in RATIO_PAIRS whose rows both ran. */
+function ratios(rows: readonly RowResult[], config: ScenarioConfig): string[] {
+  const find = (name: string) => rows.find((r) => r.contestant === name);
+  const body = RATIO_PAIRS.flatMap(([a, b]) => {
+    const subject = find(a);
+    const peer = find(b);
+    if (!subject || !peer) return [];
+    return [[`${a} / ${b}`, ...METRICS.map((m) => `${(metricValue(subject, m) / metricValue(peer, m)).toFixed(2)}×`)]];
   });
+  if (!body.length) return [];
+  const header = ['ratio', ...METRICS.map((m) => `${metricLabel(m, config)}${isLatency(m) ? ' (time)' : ''}`)];
+  return ['', 'Ratios: rates above 1× and times below 1× favour the first row.', '', ...table(header, body, true)];
 }
 
 function rate(perSecond: number): string {
   return Math.round(perSecond).toLocaleString('en-US');
-}
-
-function ms(value: number): string {
-  return value.toFixed(2);
 }
 
 /** A Markdown table; with `numeric`, every column but the first is right-aligned. */

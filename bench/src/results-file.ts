@@ -7,10 +7,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { ScenarioConfig } from './contestant.js';
+import type { RedisInfo } from './redis-db.js';
 import type { RowResult } from './runner.js';
+import type { Target } from './targets.js';
 
-/** Bumped when the shape of the file changes. */
-export const RESULTS_SCHEMA = 1;
+/** Bumped when the shape of the file changes (2: `processLow`, `redis`, targets with ratios). */
+export const RESULTS_SCHEMA = 2;
 
 export interface Machine {
   readonly cpuModel: string;
@@ -22,14 +24,6 @@ export interface Machine {
   readonly loadAverage: number;
 }
 
-export interface Target {
-  readonly contestant: string;
-  readonly metric: 'endToEnd.perSecond';
-  readonly atLeast: number;
-  readonly value: number | null;
-  readonly met: boolean;
-}
-
 export interface RunRecord {
   readonly schema: number;
   readonly startedAt: string;
@@ -37,6 +31,8 @@ export interface RunRecord {
   readonly machine: Machine;
   readonly commit: { readonly sha: string | null; readonly dirty: boolean | null };
   readonly config: ScenarioConfig;
+  /** The Redis server of the Redis rows (version, persistence settings); null when not reachable. */
+  readonly redis: RedisInfo | null;
   readonly rows: readonly RowResult[];
   readonly targets: readonly Target[];
 }

@@ -1,5 +1,6 @@
 /**
- * Runs every contestant through the scenarios in the same order (bulk, end to end, latency),
+ * Runs every contestant through the scenarios in the same order (bulk at `concurrency`, bulk at
+ * `lowConcurrency`, end to end, latency),
  * turns what they measured into rates and percentiles, and checks every count: a row whose
  * counts do not add up is reported as a problem, never silently printed.
  */
@@ -12,14 +13,24 @@ export interface ThroughputFigure {
   readonly perSecond: number;
 }
 
+/** What a worker did in a timed phase: tasks run, results found, and its CPU time per task. */
+export interface WorkerFigure {
+  readonly verified: number;
+  readonly workerSucceeded: number;
+  /** Worker process CPU time (user + system) per task, µs; null when not measurable. */
+  readonly workerCpuUsPerTask: number | null;
+}
+
 export interface RowResult {
   readonly contestant: string;
   readonly traits: Traits;
   readonly concurrency: number;
   readonly batch: number;
   readonly enqueue: ThroughputFigure & { readonly queued: number };
-  readonly process: ThroughputFigure & { readonly verified: number; readonly workerSucceeded: number };
-  readonly endToEnd: ThroughputFigure & { readonly verified: number; readonly workerSucceeded: number };
+  readonly process: ThroughputFigure & WorkerFigure;
+  /** The bulk processing again at `lowConcurrency`, on `tasks` (fewer than N when the row caps it). */
+  readonly processLow: ThroughputFigure & WorkerFigure & { readonly concurrency: number; readonly queued: number };
+  readonly endToEnd: ThroughputFigure & WorkerFigure;
   readonly latency: LatencySummary & { readonly warmup: number };
   /** Counts that did not match what was sent; empty when the row is sound. */
   readonly problems: readonly string[];
@@ -31,6 +42,9 @@ export async function runContestant(contestant: Contestant, config: ScenarioConf
   const { name } = contestant;
   progress(`${name}: bulk enqueue ${config.tasks}, then process them (concurrency ${config.concurrency})`);
   const bulk = await contestant.bulk(config);
+  const low = { ...config, concurrency: config.lowConcurrency, tasks: Math.min(config.tasks, contestant.maxTasksAtLowConcurrency ?? config.tasks) };
+  progress(`${name}: bulk enqueue ${low.tasks}, then process them (concurrency ${low.concurrency})`);
+  const bulkLow = await contestant.bulk(low);
   progress(`${name}: end to end, ${config.tasks} tasks`);
   const e2e = await contestant.endToEnd(config);
   progress(`${name}: latency, ${config.latencyRuns} sequential round trips (+${config.warmup} warm-up)`);
@@ -44,12 +58,21 @@ export async function runContestant(contestant: Contestant, config: ScenarioConf
   expect('bulk: messages queued after the enqueue', bulk.queued, config.tasks);
   expect('bulk: results stored', bulk.verified, config.tasks);
   expect('bulk: tasks the worker ran', bulk.workerSucceeded, config.tasks);
+  expect(`bulk at concurrency ${low.concurrency}: tasks sent`, bulkLow.tasks, low.tasks);
+  expect(`bulk at concurrency ${low.concurrency}: messages queued after the enqueue`, bulkLow.queued, low.tasks);
+  expect(`bulk at concurrency ${low.concurrency}: results stored`, bulkLow.verified, low.tasks);
+  expect(`bulk at concurrency ${low.concurrency}: tasks the worker ran`, bulkLow.workerSucceeded, low.tasks);
   expect('end to end: tasks sent', e2e.tasks, config.tasks);
   expect('end to end: results stored', e2e.verified, config.tasks);
   expect('end to end: tasks the worker ran', e2e.workerSucceeded, config.tasks);
   expect('latency: round trips timed', latency.samplesMs.length, config.latencyRuns);
 
   const figure = (tasks: number, ms: number): ThroughputFigure => ({ tasks, ms: round(ms), perSecond: round(perSecond(tasks, ms), 1) });
+  const worker = (f: { tasks: number; verified: number; workerSucceeded: number; workerCpuMs: number | null }): WorkerFigure => ({
+    verified: f.verified,
+    workerSucceeded: f.workerSucceeded,
+    workerCpuUsPerTask: f.workerCpuMs === null ? null : round((f.workerCpuMs * 1000) / f.tasks, 1),
+  });
   const lat = summarizeLatency(latency.samplesMs);
   return {
     contestant: name,
@@ -57,8 +80,9 @@ export async function runContestant(contestant: Contestant, config: ScenarioConf
     concurrency: config.concurrency,
     batch: config.batch,
     enqueue: { ...figure(bulk.tasks, bulk.enqueueMs), queued: bulk.queued },
-    process: { ...figure(bulk.tasks, bulk.processMs), verified: bulk.verified, workerSucceeded: bulk.workerSucceeded },
-    endToEnd: { ...figure(e2e.tasks, e2e.ms), verified: e2e.verified, workerSucceeded: e2e.workerSucceeded },
+    process: { ...figure(bulk.tasks, bulk.processMs), ...worker(bulk) },
+    processLow: { ...figure(bulkLow.tasks, bulkLow.processMs), ...worker(bulkLow), concurrency: low.concurrency, queued: bulkLow.queued },
+    endToEnd: { ...figure(e2e.tasks, e2e.ms), ...worker(e2e) },
     latency: {
       runs: lat.runs,
       warmup: config.warmup,

@@ -1,21 +1,27 @@
 /**
- * Runs the whole bench with tiny numbers (real worker process, real SQLite file) and checks the
- * JSON record: every field is there and every count matches what was sent. No timing is asserted.
+ * Runs the bench with tiny numbers and checks the JSON record: every field is there and every
+ * count matches what was sent. No timing is asserted. First the celeriac rows (real worker
+ * process, real SQLite file), then the Redis rows (celeriac, BullMQ, bee-queue, Python Celery) on
+ * databases 6–9 of the local Redis, apart from the 10–13 a full `npm run bench` uses. The Redis
+ * run is skipped when Redis or Python Celery is missing, except under CI, where that fails.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { parseOptions } from '../src/options.js';
+import { probeRedis } from '../src/redis-db.js';
 import type { RunRecord } from '../src/results-file.js';
+import type { RowResult } from '../src/runner.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'celeriac-bench-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function runBench(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runBench(args: readonly string[], env: NodeJS.ProcessEnv, giveUpMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -23,7 +29,7 @@ function runBench(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ co
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     // Only so that a broken run fails instead of hanging.
-    const giveUp = setTimeout(() => child.kill('SIGTERM'), 120_000);
+    const giveUp = setTimeout(() => child.kill('SIGTERM'), giveUpMs);
     child.on('close', (code) => {
       clearTimeout(giveUp);
       resolve({ code, stdout, stderr });
@@ -31,12 +37,34 @@ function runBench(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ co
   });
 }
 
-it('a small run of every contestant: counts add up, the record has every field, temp files are gone', async () => {
+/** Every count of `row` equals what was sent; the latency summary is ordered. */
+function assertCounts(row: RowResult, config: RunRecord['config'], lowTasks = config.tasks): void {
+  assert.deepEqual(row.problems, [], row.contestant);
+  assert.equal(row.concurrency, config.concurrency);
+  for (const key of ['store', 'resultsStored', 'durability', 'acks', 'worker'] as const) assert.ok(row.traits[key], `${row.contestant} traits.${key}`);
+  assert.equal(row.enqueue.tasks, config.tasks);
+  assert.equal(row.enqueue.queued, config.tasks);
+  for (const phase of [row.process, row.endToEnd]) {
+    assert.equal(phase.tasks, config.tasks, row.contestant);
+    assert.equal(phase.verified, config.tasks, row.contestant);
+    assert.equal(phase.workerSucceeded, config.tasks, row.contestant);
+  }
+  assert.equal(row.processLow.concurrency, config.lowConcurrency);
+  for (const count of [row.processLow.tasks, row.processLow.queued, row.processLow.verified, row.processLow.workerSucceeded]) assert.equal(count, lowTasks, row.contestant);
+  for (const phase of [row.enqueue, row.processLow, row.process, row.endToEnd]) assert.ok(phase.ms > 0 && phase.perSecond > 0, row.contestant);
+  assert.equal(row.latency.runs, config.latencyRuns);
+  assert.equal(row.latency.warmup, config.warmup);
+  const { minMs, p50Ms, p90Ms, p99Ms, maxMs } = row.latency;
+  assert.ok(minMs <= p50Ms && p50Ms <= p90Ms && p90Ms <= p99Ms && p99Ms <= maxMs, JSON.stringify(row.latency));
+}
+
+it('a small run of the celeriac rows: counts add up, the record has every field, temp files are gone', async () => {
   const out = join(dir, 'results');
   // The SQLite files go under a private TMPDIR, so the test can see that they were removed.
   const temp = join(dir, 'tmp');
   mkdirSync(temp);
-  const run = await runBench(['--tasks', '300', '--latency', '20', '--warmup', '5', '--concurrency', '10', '--batch', '100', '--out', out], {
+  const only = ['--only', 'celeriac-sqlite,celeriac-memory'];
+  const run = await runBench([...only, '--tasks', '300', '--latency', '20', '--warmup', '5', '--concurrency', '10', '--batch', '100', '--out', out], {
     ...process.env,
     TMPDIR: temp,
   });
@@ -49,35 +77,46 @@ it('a small run of every contestant: counts add up, the record has every field, 
   const record = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as RunRecord;
   assert.deepEqual(readFileSync(join(out, files[0]!), 'utf8'), readFileSync(join(out, 'latest.json'), 'utf8'));
 
-  assert.equal(record.schema, 1);
+  assert.equal(record.schema, 2);
   assert.ok(Date.parse(record.startedAt) <= Date.parse(record.finishedAt));
   assert.ok(record.machine.cpus > 0 && record.machine.node.startsWith('v') && record.machine.loadAverage >= 0);
-  assert.deepEqual(record.config, { tasks: 300, latencyRuns: 20, warmup: 5, concurrency: 10, batch: 100 });
+  assert.deepEqual(record.config, { tasks: 300, latencyRuns: 20, warmup: 5, concurrency: 10, lowConcurrency: 1, batch: 100 });
   assert.deepEqual(record.rows.map((r) => r.contestant), ['celeriac-sqlite', 'celeriac-memory']);
-  for (const row of record.rows) {
-    assert.deepEqual(row.problems, [], row.contestant);
-    assert.equal(row.concurrency, 10);
-    for (const key of ['store', 'resultsStored', 'durability', 'acks', 'worker'] as const) assert.ok(row.traits[key], `${row.contestant} traits.${key}`);
-    assert.equal(row.enqueue.tasks, 300);
-    assert.equal(row.enqueue.queued, 300);
-    for (const phase of [row.process, row.endToEnd]) {
-      assert.equal(phase.tasks, 300);
-      assert.equal(phase.verified, 300);
-      assert.equal(phase.workerSucceeded, 300);
-    }
-    for (const phase of [row.enqueue, row.process, row.endToEnd]) assert.ok(phase.ms > 0 && phase.perSecond > 0);
-    assert.equal(row.latency.runs, 20);
-    assert.equal(row.latency.warmup, 5);
-    const { minMs, p50Ms, p90Ms, p99Ms, maxMs } = row.latency;
-    assert.ok(minMs <= p50Ms && p50Ms <= p90Ms && p90Ms <= p99Ms && p99Ms <= maxMs, JSON.stringify(row.latency));
-  }
-  assert.equal(record.targets.length, 1);
-  assert.equal(record.targets[0]!.contestant, 'celeriac-sqlite');
+  for (const row of record.rows) assertCounts(row, record.config);
+  assert.deepEqual(record.targets.map((t) => [t.contestant, t.metric, t.against]), [['celeriac-sqlite', 'endToEnd', null]]);
 
   assert.match(run.stdout, /^\| celeriac-sqlite\s+\|\s+[\d,]+ \|/m, 'the figures table is printed');
-  assert.match(run.stdout, /celeriac-memory vs celeriac-sqlite: /);
+  assert.match(run.stdout, /^\| celeriac-memory \/ celeriac-sqlite\s+\|\s+[\d.]+× \|/m, 'the ratios table is printed');
   // (tsx keeps its compile cache there too.)
   assert.deepEqual(readdirSync(temp).filter((name) => name.startsWith('celeriac-bench-')), [], 'every temp database is removed');
+});
+
+it('a small run of the Redis rows: every count adds up for celeriac, BullMQ, bee-queue and Python Celery', async (t) => {
+  const options = parseOptions([]);
+  const redis = await probeRedis(options.redis);
+  const celery = spawnSync(options.python, ['-c', 'import celery, redis'], { encoding: 'utf8' });
+  const missing = [
+    ...('error' in redis ? [redis.error] : []),
+    ...(celery.status === 0 ? [] : [`${options.python} cannot import celery and redis (apt-get install python3-celery python3-redis)`]),
+  ];
+  if (missing.length) {
+    if (process.env['CI']) assert.fail(`the Redis rows cannot run under CI: ${missing.join('; ')}`);
+    t.skip(`Redis rows not run: ${missing.join('; ')}`);
+    return;
+  }
+  const out = join(dir, 'redis-results');
+  const rows = ['celeriac-redis', 'bullmq-redis', 'bee-queue-redis', 'celery-py-redis'];
+  const args = ['--only', rows.join(','), '--redis-db', '6', '--tasks', '50', '--latency', '10', '--warmup', '2', '--concurrency', '10', '--batch', '20', '--out', out];
+  // About 40 s here, most of it starting Python Celery workers (one per scenario).
+  const run = await runBench(args, process.env, 170_000);
+  assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+  const record = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as RunRecord;
+  assert.ok(record.redis && record.redis.version, 'the record names the Redis server');
+  assert.deepEqual(record.rows.map((r) => r.contestant), rows);
+  for (const row of record.rows) assertCounts(row, record.config);
+  assert.equal(record.targets.filter((t) => t.contestant === 'celeriac-redis').length, 8);
+  assert.match(run.stdout, /^\| celeriac-redis \/ bullmq-redis\s+\|/m);
+  assert.match(run.stdout, /^target: celeriac-redis latency p50 <= 1× bee-queue-redis: (met|NOT met)/m);
 });
 
 it('a bad flag is refused before anything runs', async () => {

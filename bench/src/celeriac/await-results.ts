@@ -7,6 +7,11 @@
  * once (when it is first seen done); ids not stored yet cost an index miss. Unless a whole window
  * was done, it waits for the backend's next change notification (or `maxWaitMs`) before reading
  * again, so it never spins: with the memory store it shares a thread with the worker.
+ *
+ * It also reads at most once per `minIntervalMs` (5 ms), the resolution at which the peers' rows
+ * poll their completed counts. Without it, a worker finishing tasks one at a time (concurrency 1)
+ * would wake it once per task, and each wake reads a whole window: on Redis that cost the producer
+ * and the server more CPU per task than the worker itself, on a machine they all share.
  */
 import { READY_STATES, States, type ResultBackend } from '@celeriac/core';
 
@@ -15,6 +20,8 @@ export interface AwaitOptions {
   readonly window?: number;
   /** Longest pause between looks when no notification comes, ms. @default 10 */
   readonly maxWaitMs?: number;
+  /** Shortest time from one look to the next unless a whole window was done, ms. @default 5 */
+  readonly minIntervalMs?: number;
   /** Give up (reject) after this long, ms. @default 600000 */
   readonly timeoutMs?: number;
 }
@@ -23,6 +30,7 @@ export interface AwaitOptions {
 export async function awaitAllSucceeded(backend: ResultBackend, ids: readonly string[], options: AwaitOptions = {}): Promise<void> {
   const window = options.window ?? 512;
   const maxWaitMs = options.maxWaitMs ?? 10;
+  const minIntervalMs = options.minIntervalMs ?? 5;
   const deadline = Date.now() + (options.timeoutMs ?? 600_000);
   let carry: string[] = [];
   let cursor = 0;
@@ -34,6 +42,7 @@ export async function awaitAllSucceeded(backend: ResultBackend, ids: readonly st
     const wake = new AbortController();
     const timer = setTimeout(() => wake.abort(), maxWaitMs);
     const changed = backend.watch(look[0]!, wake.signal);
+    const lookedAt = performance.now();
     try {
       const metas = await backend.getMany(look);
       carry = [];
@@ -45,7 +54,11 @@ export async function awaitAllSucceeded(backend: ResultBackend, ids: readonly st
       }
       if (Date.now() > deadline) throw new Error(`gave up waiting: ${carry.length + ids.length - cursor} of ${ids.length} results not stored`);
       // A window all done: look at the next one at once. Otherwise wait for a change.
-      if (carry.length > 0) await changed;
+      if (carry.length > 0) {
+        await changed;
+        const rest = minIntervalMs - (performance.now() - lookedAt);
+        if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest));
+      }
     } finally {
       wake.abort();
       clearTimeout(timer);

@@ -17,7 +17,7 @@ interface Scene {
 export function celeriacContestant(store: CeleriacStore): Contestant {
   /** Runs `fn` on a fresh store with a connected producer app and a worker not yet consuming. */
   async function scene<T>(config: ScenarioConfig, fn: (scene: Scene) => Promise<T>): Promise<T> {
-    const { url, dispose } = store.create();
+    const { url, dispose } = await store.create();
     const bench = createBenchApp(url);
     let worker: WorkerHandle | null = null;
     try {
@@ -28,7 +28,7 @@ export function celeriacContestant(store: CeleriacStore): Contestant {
       // Stopping twice is harmless: a scenario stops its worker itself to read the counters.
       await worker?.stop().catch(() => undefined);
       await bench.app.close();
-      dispose();
+      await dispose();
     }
   }
 
@@ -52,7 +52,7 @@ export function celeriacContestant(store: CeleriacStore): Contestant {
 
         const stats = await worker.stop();
         const verified = await countSucceeded(backendOf(bench), ids);
-        return { tasks: ids.length, enqueueMs, queued, processMs, verified, workerSucceeded: stats.succeeded };
+        return { tasks: ids.length, enqueueMs, queued, processMs, verified, workerSucceeded: stats.succeeded, workerCpuMs: stats.cpuMs };
       }),
 
     endToEnd: (config) =>
@@ -68,7 +68,7 @@ export function celeriacContestant(store: CeleriacStore): Contestant {
 
         const stats = await worker.stop();
         const verified = await countSucceeded(backendOf(bench), ids);
-        return { tasks: ids.length, ms, verified, workerSucceeded: stats.succeeded };
+        return { tasks: ids.length, ms, verified, workerSucceeded: stats.succeeded, workerCpuMs: stats.cpuMs };
       }),
 
     latency: (config) =>

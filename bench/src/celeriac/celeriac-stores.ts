@@ -13,9 +13,14 @@ export interface CeleriacStore {
   readonly name: string;
   readonly traits: Traits;
   /** A fresh, empty store for one scenario: its URL, and how to remove it afterwards. */
-  create(): { url: string; dispose(): void };
+  create(): Promise<FreshStore>;
   /** A connected worker on `url` (in a child process or on `app` itself), not consuming yet. */
   worker(url: string, app: App, concurrency: number): Promise<WorkerHandle>;
+}
+
+export interface FreshStore {
+  readonly url: string;
+  dispose(): Promise<void>;
 }
 
 export interface SqliteStoreOptions {
@@ -40,10 +45,10 @@ export function sqliteStore(options: SqliteStoreOptions = {}): CeleriacStore {
       acks: 'early',
       worker: 'separate process',
     },
-    create() {
+    async create() {
       const dir = mkdtempSync(join(tmpdir(), 'celeriac-bench-'));
       tempDirs.add(dir);
-      const dispose = () => {
+      const dispose = async () => {
         rmSync(dir, { recursive: true, force: true });
         tempDirs.delete(dir);
       };
@@ -65,7 +70,7 @@ export function memoryStore(): CeleriacStore {
       acks: 'early',
       worker: 'same process (memory:// cannot be shared)',
     },
-    create: () => ({ url: 'memory://', dispose: () => {} }),
+    create: async () => ({ url: 'memory://', dispose: async () => {} }),
     worker: async (_url, app, concurrency) => inProcessWorker(app, concurrency),
   };
 }

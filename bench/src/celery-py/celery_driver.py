@@ -1,0 +1,131 @@
+"""Runs one scenario of the bench's Python Celery row against a worker the bench has started
+(see celery-contestant.ts) and prints its figures as one JSON object on stdout:
+
+  celery_driver.py bulk    --node NODE --tasks N    {tasks, enqueueMs, queued, processMs, verified, workerSucceeded}
+  celery_driver.py e2e     --node NODE --tasks N    {tasks, ms, verified, workerSucceeded}
+  celery_driver.py latency --node NODE --runs N --warmup W   {samplesMs}
+
+The worker starts consuming an idle queue only; the scenario's queue is added with the
+`add_consumer` remote-control command when the clock starts (bulk) or before it (the others), so
+loading Python and connecting stay outside the timed section, as for the Node rows.
+Sends are Celery's own: one `apply_async()` per task (Celery has no bulk send). "Done" is every
+task's `celery-task-meta-<id>` key in Redis saying SUCCESS, read with MGET a window at a time.
+"""
+import argparse
+import json
+import sys
+import time
+
+import redis
+
+from celery_bench import QUEUE, URL, app, noop
+
+WINDOW = 512
+POLL_S = 0.005
+
+
+def wait_ready(node, timeout_s=60):
+    deadline = time.monotonic() + timeout_s
+    while not app.control.ping(destination=[node], timeout=0.5):
+        if time.monotonic() > deadline:
+            sys.exit(f"celery_driver: worker {node} did not answer a ping within {timeout_s} s")
+
+
+def start_consuming(node):
+    replies = app.control.add_consumer(QUEUE, destination=[node], reply=True, timeout=10)
+    if not any(node in r and "ok" in r[node] for r in replies):
+        sys.exit(f"celery_driver: add_consumer({QUEUE}) on {node} answered {replies!r}")
+
+
+def worker_succeeded(node):
+    replies = app.control.broadcast("bench_succeeded", destination=[node], reply=True, timeout=10)
+    return next((r[node]["succeeded"] for r in replies if node in r), -1)
+
+
+def send_all(n):
+    return [noop.apply_async().id for _ in range(n)]
+
+
+def meta_key(task_id):
+    return f"celery-task-meta-{task_id}"
+
+
+def wait_all(client, ids, timeout_s=600):
+    """Until every id's result says SUCCESS: the ids not done yet plus the next ones, in send order."""
+    deadline = time.monotonic() + timeout_s
+    carry, cursor = [], 0
+    while carry or cursor < len(ids):
+        take = max(0, WINDOW - len(carry))
+        look = carry + ids[cursor:cursor + take]
+        cursor = min(len(ids), cursor + take)
+        carry = []
+        for task_id, value in zip(look, client.mget([meta_key(i) for i in look])):
+            if value is not None and b'"SUCCESS"' in value:
+                continue
+            if value is not None and b'"FAILURE"' in value:
+                sys.exit(f"celery_driver: task {task_id} failed: {value!r}")
+            carry.append(task_id)
+        if time.monotonic() > deadline:
+            sys.exit(f"celery_driver: gave up, {len(carry) + len(ids) - cursor} of {len(ids)} results not stored")
+        if carry:
+            time.sleep(POLL_S)
+
+
+def count_success(client, ids):
+    succeeded = 0
+    for i in range(0, len(ids), 1000):
+        for value in client.mget([meta_key(t) for t in ids[i:i + 1000]]):
+            if value is not None and json.loads(value).get("status") == "SUCCESS":
+                succeeded += 1
+    return succeeded
+
+
+def ms_since(start):
+    return (time.perf_counter() - start) * 1000
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("scenario", choices=["bulk", "e2e", "latency"])
+    parser.add_argument("--node", required=True)
+    parser.add_argument("--tasks", type=int, default=0)
+    parser.add_argument("--runs", type=int, default=0)
+    parser.add_argument("--warmup", type=int, default=0)
+    args = parser.parse_args()
+    client = redis.Redis.from_url(URL)
+    wait_ready(args.node)
+
+    if args.scenario == "bulk":
+        start = time.perf_counter()
+        ids = send_all(args.tasks)
+        enqueue_ms = ms_since(start)
+        queued = client.llen(QUEUE)
+        start = time.perf_counter()
+        start_consuming(args.node)
+        wait_all(client, ids)
+        process_ms = ms_since(start)
+        out = {"tasks": len(ids), "enqueueMs": enqueue_ms, "queued": queued, "processMs": process_ms,
+               "verified": count_success(client, ids), "workerSucceeded": worker_succeeded(args.node)}
+    elif args.scenario == "e2e":
+        start_consuming(args.node)
+        start = time.perf_counter()
+        ids = send_all(args.tasks)
+        wait_all(client, ids)
+        ms = ms_since(start)
+        out = {"tasks": len(ids), "ms": ms, "verified": count_success(client, ids),
+               "workerSucceeded": worker_succeeded(args.node)}
+    else:
+        start_consuming(args.node)
+        for _ in range(args.warmup):
+            noop.delay().get(timeout=30)
+        samples = []
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            noop.delay().get(timeout=30)
+            samples.append(ms_since(start))
+        out = {"samplesMs": samples}
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()

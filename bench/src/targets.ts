@@ -1,0 +1,81 @@
+/**
+ * What the rows are compared on: the ratios printed (celeriac-redis against each Redis peer,
+ * celeriac-memory against celeriac-sqlite) and the issues' targets, checked and recorded.
+ *
+ * A ratio is subject / peer: for rates, above 1 means the subject is faster; for latencies (the
+ * time of a round trip), below 1 means the subject is quicker.
+ */
+import type { RowResult } from './runner.js';
+
+export type Metric = 'enqueue' | 'processLow' | 'process' | 'endToEnd' | 'p50' | 'p99';
+
+export const METRICS: readonly Metric[] = ['enqueue', 'processLow', 'process', 'endToEnd', 'p50', 'p99'];
+
+/** Tasks per second for rates, milliseconds for latencies. */
+export function metricValue(row: RowResult, metric: Metric): number {
+  switch (metric) {
+    case 'p50':
+      return row.latency.p50Ms;
+    case 'p99':
+      return row.latency.p99Ms;
+    default:
+      return row[metric].perSecond;
+  }
+}
+
+export const isLatency = (metric: Metric): boolean => metric === 'p50' || metric === 'p99';
+
+/** [subject, peer] pairs whose ratios are printed, when both rows ran. */
+export const RATIO_PAIRS: ReadonlyArray<readonly [string, string]> = [
+  ['celeriac-memory', 'celeriac-sqlite'],
+  ['celeriac-redis', 'bullmq-redis'],
+  ['celeriac-redis', 'bee-queue-redis'],
+  ['celeriac-redis', 'celery-py-redis'],
+];
+
+export interface TargetSpec {
+  readonly contestant: string;
+  readonly metric: Metric;
+  /** The row the value is a ratio to; null for an absolute figure. */
+  readonly against: string | null;
+  readonly relation: 'atLeast' | 'atMost';
+  readonly bound: number;
+}
+
+export interface Target extends TargetSpec {
+  /** The figure or ratio measured. */
+  readonly value: number;
+  readonly met: boolean;
+}
+
+const atLeast = (metric: Metric, against: string, bound: number): TargetSpec => ({ contestant: 'celeriac-redis', metric, against, relation: 'atLeast', bound });
+
+export const TARGETS: readonly TargetSpec[] = [
+  // Issue 2: the embedded store, end to end, one worker process.
+  { contestant: 'celeriac-sqlite', metric: 'endToEnd', against: null, relation: 'atLeast', bound: 5_000 },
+  // Issue 3: Redis against its peers.
+  ...(['processLow', 'process', 'endToEnd'] as const).flatMap((m) => [atLeast(m, 'bullmq-redis', 1.5), atLeast(m, 'celery-py-redis', 10)]),
+  atLeast('enqueue', 'bullmq-redis', 1),
+  { contestant: 'celeriac-redis', metric: 'p50', against: 'bee-queue-redis', relation: 'atMost', bound: 1 },
+];
+
+/** The targets whose rows all ran, with what was measured. */
+export function evaluateTargets(rows: readonly RowResult[]): Target[] {
+  const find = (name: string | null) => (name === null ? undefined : rows.find((r) => r.contestant === name));
+  return TARGETS.flatMap((spec) => {
+    const subject = find(spec.contestant);
+    const peer = find(spec.against);
+    if (!subject || (spec.against !== null && !peer)) return [];
+    const value = metricValue(subject, spec.metric) / (peer ? metricValue(peer, spec.metric) : 1);
+    const met = spec.relation === 'atLeast' ? value >= spec.bound : value <= spec.bound;
+    return [{ ...spec, value: Math.round(value * 1000) / 1000, met }];
+  });
+}
+
+/** "celeriac-redis process (c=100) >= 1.5× bullmq-redis: met (2.10×)" */
+export function describeTarget(t: Target, label: (metric: Metric) => string): string {
+  const sign = t.relation === 'atLeast' ? '>=' : '<=';
+  const verdict = t.met ? 'met' : 'NOT met';
+  if (t.against === null) return `${t.contestant} ${label(t.metric)} ${sign} ${t.bound.toLocaleString('en-US')}: ${verdict} (${Math.round(t.value).toLocaleString('en-US')})`;
+  return `${t.contestant} ${label(t.metric)} ${sign} ${t.bound}× ${t.against}: ${verdict} (${t.value.toFixed(2)}×)`;
+}
