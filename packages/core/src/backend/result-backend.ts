@@ -35,8 +35,10 @@ export interface ResultBackend {
    * aborts. A backend with push notification resolves promptly; one without may resolve after a
    * short poll interval. Callers re-read with `get()` afterwards. The watch is armed by the time
    * the call returns, or else its promise resolves once it is armed (Redis confirms a SUBSCRIBE
-   * later), so a caller's watch-then-get-then-wait loop never misses a write.
+   * later), so a caller's watch-then-get-then-wait loop never misses a write. A backend whose
+   * notification carries the new metadata (Redis publishes it) may resolve with it, sparing the
+   * caller a read.
    */
-  watch(taskId: string, signal: AbortSignal): Promise<void>;
+  watch(taskId: string, signal: AbortSignal): Promise<ResultMeta | void>;
   close(): Promise<void>;
 }

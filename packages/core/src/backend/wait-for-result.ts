@@ -25,7 +25,8 @@ export async function waitForReady(
       const meta = await backend.get(taskId);
       if (meta && READY_STATES.has(meta.status)) return meta;
       if (remaining <= 0 || signal?.aborted) return null;
-      await watching;
+      const pushed = await watching;
+      if (pushed && pushed.task_id === taskId && READY_STATES.has(pushed.status)) return pushed;
     } finally {
       wake.abort();
       clearTimeout(timer);

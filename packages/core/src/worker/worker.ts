@@ -230,14 +230,11 @@ export class Worker {
   private async runRequest(request: TaskRequest): Promise<void> {
     if (request.isExpired(Date.now())) return this.revokeExpired(request);
     if (!request.acksLate) {
-      try {
-        await request.ack();
-      } catch (err) {
-        // Not acknowledged, so not run: give it back for a later attempt rather than hold it.
-        this.app.logger.error(`acknowledging task ${request.name}[${request.id}] failed; giving it back`, { error: err });
-        await request.reject(true).catch((e: unknown) => this.app.logger.error('giving a message back failed', { error: e }));
-        return;
-      }
+      // Early ack, sent as the task starts and not waited for (one round trip less per task). If
+      // it fails the message is still the broker's: it comes back, and at-least-once holds.
+      this.track(request.ack().catch((err: unknown) => {
+        this.app.logger.error(`acknowledging task ${request.name}[${request.id}] failed; the broker may deliver it again`, { error: err });
+      }));
     }
     if (request.task.options.trackStarted && !request.ignoreResult) {
       const started = { pid: process.pid, hostname: this.hostname };
@@ -263,8 +260,8 @@ export class Worker {
     // A cold shutdown already gave a late-ack message back: its next run reports, not this one.
     if (request.givenBack) return;
     const settlement = await this.record(request, outcome);
-    if (request.settled) {
-      // Early ack: the message was acknowledged before the task ran, so it cannot go back.
+    if (!request.acksLate) {
+      // Early ack: the message was acknowledged as the task started, so it cannot go back.
       if (settlement !== 'ack') {
         this.app.logger.warn(`task ${request.name}[${request.id}] asked to reject its message, but it was acknowledged before the task ran; use acksLate for Reject to take effect`);
       }
