@@ -151,8 +151,10 @@ export class RedisBackend implements ResultBackend, GroupStore {
     await this.commands().del(this.keys.task(taskId));
   }
 
-  watch(taskId: string, signal: AbortSignal): Promise<void> {
-    return this.subscriber.watch(this.keys.task(taskId), signal);
+  /** Resolves with the published metadata when a write woke it (see ResultBackend.watch). */
+  async watch(taskId: string, signal: AbortSignal): Promise<ResultMeta | void> {
+    const published = await this.subscriber.watch(this.keys.task(taskId), signal);
+    return published === undefined ? undefined : (this.decode(taskId, published) ?? undefined);
   }
 
   saveGroup(groupId: string, result: ResultTuple, options?: SetResultOptions): Promise<void> {

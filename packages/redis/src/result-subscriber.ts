@@ -22,7 +22,8 @@ import type { Redis } from 'ioredis';
 
 interface Channel {
   /** Wake-up functions of the watchers waiting on this channel. */
-  readonly watchers: Set<() => void>;
+  /** Each is called with the published payload, or with nothing for a plain wake-up. */
+  readonly watchers: Set<(payload?: string) => void>;
   /** The server confirmed the latest SUBSCRIBE sent for this channel on the current connection. */
   confirmed: boolean;
   /** Pending UNSUBSCRIBE after the last watcher left. */
@@ -49,10 +50,13 @@ export class ResultSubscriber {
     private readonly lingerMs: number,
   ) {}
 
-  /** Resolves at the next wake-up of `channel` (see the file header), or when `signal` aborts. */
-  watch(channel: string, signal: AbortSignal): Promise<void> {
+  /**
+   * Resolves at the next wake-up of `channel` (see the file header), or when `signal` aborts;
+   * with the published message when a message was the wake-up.
+   */
+  watch(channel: string, signal: AbortSignal): Promise<string | undefined> {
     return new Promise((resolve) => {
-      if (signal.aborted || this.state === 'closed') return resolve();
+      if (signal.aborted || this.state === 'closed') return resolve(undefined);
       let entry = this.channels.get(channel);
       if (!entry) {
         entry = { watchers: new Set(), confirmed: false, lingerTimer: null };
@@ -63,14 +67,15 @@ export class ResultSubscriber {
         entry.lingerTimer = null;
       }
       const current = entry;
-      const wake = () => {
+      const wake = (payload?: string) => {
         current.watchers.delete(wake);
-        signal.removeEventListener('abort', wake);
+        signal.removeEventListener('abort', onAbort);
         if (current.watchers.size === 0) this.release(channel, current);
-        resolve();
+        resolve(payload);
       };
+      const onAbort = () => wake();
       current.watchers.add(wake);
-      signal.addEventListener('abort', wake, { once: true });
+      signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -97,9 +102,9 @@ export class ResultSubscriber {
   private connection(): Redis {
     if (this.client) return this.client;
     const client = this.createClient();
-    client.on('message', (channel: string) => {
+    client.on('message', (channel: string, message: string) => {
       const entry = this.channels.get(channel);
-      if (entry) wakeAll(entry);
+      if (entry) wakeAll(entry, message);
     });
     client.on('ready', () => this.onReady());
     client.on('close', () => {
@@ -168,6 +173,6 @@ export class ResultSubscriber {
   }
 }
 
-function wakeAll(entry: Channel): void {
-  for (const wake of [...entry.watchers]) wake();
+function wakeAll(entry: Channel, payload?: string): void {
+  for (const wake of [...entry.watchers]) wake(payload);
 }
