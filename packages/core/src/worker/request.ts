@@ -6,8 +6,13 @@ import type { TaskMessage } from '../protocol/task-message.js';
 import type { RegisteredTask } from '../task.js';
 
 export class TaskRequest {
-  /** Set while the task runs; aborting it signals the task (soft limit, cold shutdown). */
-  controller: AbortController | null = null;
+  /**
+   * The task's AbortController, made on first use: most tasks never look at `ctx.signal`, and one
+   * controller per task is measurable on the hot path.
+   */
+  private controller: AbortController | null = null;
+  /** True while the task function runs (cold shutdown aborts only those). */
+  running = false;
   /** True once the delivery was acked or rejected (after the broker confirmed it). */
   settled = false;
   private settling: Promise<void> | null = null;
@@ -20,6 +25,23 @@ export class TaskRequest {
     readonly message: TaskMessage,
     readonly task: RegisteredTask,
   ) {}
+
+  /** The signal handed to the task as `ctx.signal`. */
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    return this.controller.signal;
+  }
+
+  /** Aborts the task's signal (once) with `reason`. */
+  abort(reason: unknown): void {
+    this.controller ??= new AbortController();
+    if (!this.controller.signal.aborted) this.controller.abort(reason);
+  }
+
+  /** Why the signal was aborted, or undefined while it was not. */
+  get abortReason(): unknown {
+    return this.controller?.signal.aborted ? this.controller.signal.reason : undefined;
+  }
 
   get id(): string {
     return this.message.headers.id;

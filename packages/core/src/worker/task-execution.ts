@@ -23,19 +23,18 @@ export interface ExecutionEnv {
 }
 
 export async function executeTask(request: TaskRequest, env: ExecutionEnv): Promise<Outcome> {
-  const controller = new AbortController();
-  request.controller = controller;
-  const ctx = createContext(request, controller.signal, env);
+  request.running = true;
+  const ctx = createContext(request, env);
   const { hard, soft } = request.timeLimits;
   const timers: NodeJS.Timeout[] = [];
-  if (soft !== null) timers.push(setTimeout(() => controller.abort(new SoftTimeLimitExceeded(soft)), soft * 1000));
+  if (soft !== null) timers.push(setTimeout(() => request.abort(new SoftTimeLimitExceeded(soft)), soft * 1000));
   let hardTimeout: Promise<Outcome> | null = null;
   if (hard !== null) {
     hardTimeout = new Promise((resolve) => {
       timers.push(
         setTimeout(() => {
           const error = new TimeLimitExceeded(hard);
-          if (!controller.signal.aborted) controller.abort(error);
+          request.abort(error);
           resolve({ kind: 'failure', error });
         }, hard * 1000),
       );
@@ -43,13 +42,13 @@ export async function executeTask(request: TaskRequest, env: ExecutionEnv): Prom
   }
   const running = runTask(request, ctx).then(
     (value) => successOutcome(value),
-    (error: unknown) => classifyError(request, ctx, controller.signal, error),
+    (error: unknown) => classifyError(request, ctx, error),
   );
   try {
     return await (hardTimeout ? Promise.race([running, hardTimeout]) : running);
   } finally {
     for (const t of timers) clearTimeout(t);
-    request.controller = null;
+    request.running = false;
   }
 }
 
@@ -70,7 +69,7 @@ function successOutcome(value: unknown): Outcome {
   }
 }
 
-function classifyError(request: TaskRequest, ctx: TaskContext, signal: AbortSignal, error: unknown): Outcome {
+function classifyError(request: TaskRequest, ctx: TaskContext, error: unknown): Outcome {
   if (error instanceof Retry) return { kind: 'retry', retry: error };
   if (error instanceof Reject) return { kind: 'reject', reject: error };
   if (error instanceof Ignore) return { kind: 'ignore' };
@@ -84,18 +83,21 @@ function classifyError(request: TaskRequest, ctx: TaskContext, signal: AbortSign
     }
   }
   // After the soft limit fired, whatever the task threw is reported as the limit, as Celery does.
-  if (signal.aborted && signal.reason instanceof SoftTimeLimitExceeded) return { kind: 'failure', error: signal.reason };
+  const reason = request.abortReason;
+  if (reason instanceof SoftTimeLimitExceeded) return { kind: 'failure', error: reason };
   return { kind: 'failure', error };
 }
 
-function createContext(request: TaskRequest, signal: AbortSignal, env: ExecutionEnv): TaskContext {
+function createContext(request: TaskRequest, env: ExecutionEnv): TaskContext {
   const { message, delivery, task } = request;
   const h = message.headers;
   return {
     id: h.id,
     name: h.task,
     retries: h.retries,
-    signal,
+    get signal() {
+      return request.signal;
+    },
     args: message.args,
     kwargs: message.kwargs,
     rootId: h.root_id,

@@ -334,7 +334,7 @@ export class Worker {
 
   private abortActive(): void {
     for (const request of this.active) {
-      request.controller?.abort(new Error('worker cold shutdown'));
+      if (request.running) request.abort(new Error('worker cold shutdown'));
       // A late-ack task goes back to the queue so another worker runs it; early-ack ones are gone.
       if (request.acksLate) {
         request.givenBack = true;
