@@ -98,8 +98,9 @@ export class BrokerConnection {
       waiter();
       if (!this.waiters.has(waiter)) return;
       if (timeoutMs !== undefined) {
-        const why = `not reachable for ${timeoutMs} ms${this.lastError ? `: ${this.lastError.message}` : ''}${outcome ? `; ${outcome}` : ''}`;
-        timer = setTimeout(() => done(this.unavailable(operation, why)), timeoutMs);
+        // The last error as of the deadline (a wrong password, an unverified certificate...), not as of now.
+        const why = () => `not reachable for ${timeoutMs} ms${this.lastError ? `: ${this.lastError.message}` : ''}${outcome ? `; ${outcome}` : ''}`;
+        timer = setTimeout(() => done(this.unavailable(operation, why())), timeoutMs);
       }
     });
   }

@@ -84,8 +84,8 @@ export function parseRedisUrl(url: string): ParsedRedisUrl {
     const misplaced = TLS_OPTIONS.find((name) => query.has(name));
     if (misplaced) throw new ConfigError(`Redis URL option "${misplaced}" needs the rediss:// scheme, got ${JSON.stringify(mask(url))}`);
   }
-  const username = decodeURIComponent(parsed.username);
-  const password = decodeURIComponent(parsed.password);
+  const username = percentDecode(parsed.username);
+  const password = percentDecode(parsed.password);
   return {
     connection: {
       // WHATWG keeps the brackets of an IPv6 literal; sockets want the bare address.
@@ -134,7 +134,22 @@ export function ioredisOptions(config: RedisConnectionConfig): RedisOptions {
 
 /** The URL with its password replaced by `***`, for messages and logs. */
 export function mask(url: string): string {
-  return url.replace(/^([a-z]+:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
+  // Up to the last `@` of the authority, as the URL parser reads `redis://:p@ss@host` (password `p@ss`).
+  return url.replace(/^([a-z]+:\/\/[^:@/]*:)[^/?#]*@/i, '$1***@');
+}
+
+/**
+ * Percent-decodes a user name or password as Python's `unquote` (kombu) does: a `%` that does not
+ * start a valid escape is kept as it is (`50%off` stays `50%off`) instead of throwing URIError.
+ */
+function percentDecode(text: string): string {
+  return text.replace(/(?:%[0-9a-f]{2})+/gi, (run) => {
+    try {
+      return decodeURIComponent(run);
+    } catch {
+      return run;
+    }
+  });
 }
 
 function takeTlsOptions(query: Map<string, string>, url: string): RedisTlsOptions {
