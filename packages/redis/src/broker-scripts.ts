@@ -29,6 +29,19 @@ local function add_dead_letter(hash, index, seq, id, queue, priority, code, mess
 end
 `;
 
+/** Shared Lua: ZREM + HDEL of ARGV[first..last], in slices that stay within Lua's stack. */
+const ACK_TAGS = `
+local function ack_tags(first, last)
+  local removed = 0
+  for i = first, last, 1000 do
+    local j = math.min(i + 999, last)
+    redis.call('ZREM', KEYS[2], unpack(ARGV, i, j))
+    removed = removed + redis.call('HDEL', KEYS[1], unpack(ARGV, i, j))
+  end
+  return removed
+end
+`;
+
 /**
  * Takes up to `limit` messages from a consumer's lists and records each in `unacked` /
  * `unacked_index` as kombu does (entry `[envelope, "", queue]`, score = now). Lists are served
@@ -39,18 +52,25 @@ end
  * its tag; it goes straight to the dead letters (reason `bad-message:envelope-*`) instead of being
  * lost.
  *
+ * Before taking, it applies the acks this process has waiting (ACK_TAGS), so a consumer that
+ * settles messages and asks for more needs one round trip for both.
+ *
  * KEYS: unacked, unacked_index, dead letters, dead-letter index, dead-letter sequence, then for
  * queue i (1-based) and step s (1..4) the list at 5 + (i-1)*4 + s.
- * ARGV: limit, n (queues), dead-letter id prefix, then n queue names as JSON strings, then n
- * plain queue names.
- * Returns {order, taken, dead}: the queue order for the next call; taken = flat
- * (queue index, step index, tag, envelope); dead = flat (id, queue, code).
+ * ARGV: limit, n (queues), dead-letter id prefix, a (acks), then a delivery tags to acknowledge,
+ * then n queue names as JSON strings, then n plain queue names.
+ * Returns {order, taken, dead, acked}: the queue order for the next call; taken = flat
+ * (queue index, step index, tag, envelope); dead = flat (id, queue, code); acked = how many of
+ * the acknowledged tags were still in `unacked`.
  */
 export const TAKE = new LuaScript(
   'celeriac-broker-take',
-  `${NOW}${ADD_DEAD_LETTER}
+  `${NOW}${ADD_DEAD_LETTER}${ACK_TAGS}
 local limit = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
+local a = tonumber(ARGV[4])
+local acked = ack_tags(5, 4 + a)
+local names = 4 + a
 local order = {}
 for i = 1, n do order[i] = i end
 local empty = {}
@@ -85,13 +105,13 @@ while pops < limit do
           end
           if code then
             local id = ARGV[3] .. pops
-            add_dead_letter(KEYS[3], KEYS[4], KEYS[5], id, ARGV[3 + n + i], (s - 1) * 3, code, message, nil, raw)
+            add_dead_letter(KEYS[3], KEYS[4], KEYS[5], id, ARGV[names + n + i], (s - 1) * 3, code, message, nil, raw)
             dead[#dead + 1] = id
-            dead[#dead + 1] = ARGV[3 + n + i]
+            dead[#dead + 1] = ARGV[names + n + i]
             dead[#dead + 1] = code
           else
             redis.call('ZADD', KEYS[2], now, tag)
-            redis.call('HSET', KEYS[1], tag, '[' .. raw .. ', "", ' .. ARGV[3 + i] .. ']')
+            redis.call('HSET', KEYS[1], tag, '[' .. raw .. ', "", ' .. ARGV[names + i] .. ']')
             taken[#taken + 1] = i
             taken[#taken + 1] = s
             taken[#taken + 1] = tag
@@ -106,7 +126,19 @@ while pops < limit do
   end
   if not hit then break end
 end
-return {order, taken, dead}
+return {order, taken, dead, acked}
+`,
+);
+
+/**
+ * Acknowledges messages as kombu does (ZREM from `unacked_index`, HDEL from `unacked`), atomically.
+ * KEYS: unacked, unacked_index. ARGV: delivery tags.
+ * Returns how many of them were still in `unacked`.
+ */
+export const ACK = new LuaScript(
+  'celeriac-broker-ack',
+  `${ACK_TAGS}
+return ack_tags(1, #ARGV)
 `,
 );
 

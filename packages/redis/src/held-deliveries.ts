@@ -4,8 +4,10 @@
  * exact text this process knows (`[envelope, "", "<queue>"]`), which lets every move out of
  * `unacked` be a compare-and-set (broker-scripts.ts).
  *
- * - ack = ZREM `unacked_index` + HDEL `unacked` in one MULTI, as kombu. Acks issued in the same
- *   event-loop turn share one round trip.
+ * - ack = ZREM `unacked_index` + HDEL `unacked`, as kombu, in one script (broker-scripts.ts ACK).
+ *   Acks issued in the same event-loop turn share one round trip, and a take issued meanwhile
+ *   carries them (`reserveAcks`): a consumer settling one message and asking for the next pays one
+ *   round trip for both.
  * - reject with requeue = LPUSH the envelope, marked redelivered, onto its priority list (the back
  *   of the queue, as kombu), then the ack, in one script.
  * - dead letter = move into celeriac's dead-letter hash, in one script.
@@ -18,7 +20,7 @@
  */
 import type { Logger } from '@celeriac/core';
 import type { BrokerConnection } from './broker-connection.js';
-import { DEAD_LETTER, MOVE_BACK, RENEW } from './broker-scripts.js';
+import { ACK, DEAD_LETTER, MOVE_BACK, RENEW } from './broker-scripts.js';
 import { markRedelivered } from './kombu-envelope.js';
 import type { KombuKeys } from './kombu-keys.js';
 import { retryRedis } from './redis-retry.js';
@@ -42,6 +44,16 @@ interface PendingAck {
   readonly reject: (err: unknown) => void;
 }
 
+/** A take's hold on the acks waiting to be sent (see `reserveAcks`). */
+export interface AckSlot {
+  /** The delivery tags the take carries: the acks waiting now (called once, as it is sent). */
+  claim(): readonly string[];
+  /** The script ran: `removed` of the tags were still in `unacked`. */
+  applied(removed: number): void;
+  /** The script failed: the acks go back to be sent on their own (with retries). A no-op after `applied`. */
+  failed(): void;
+}
+
 /** Most tags in one ack round trip / renewal command. */
 const ACK_CHUNK = 2000;
 const RENEW_CHUNK = 1000;
@@ -51,6 +63,10 @@ export class HeldDeliveries {
   private readonly held = new Set<Held>();
   private pending: PendingAck[] = [];
   private flushing: Promise<void> | null = null;
+  /** Takes in flight on the command connection (each carries the acks pending when it started). */
+  private takes = 0;
+  /** drain() callers waiting for the takes in flight to end. */
+  private readonly takesDone: (() => void)[] = [];
 
   constructor(
     private readonly conn: BrokerConnection,
@@ -87,13 +103,58 @@ export class HeldDeliveries {
   ack(held: Held): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ held, resolve, reject });
-      if (!this.flushing) this.flushing = new Promise<void>((r) => setImmediate(r)).then(() => this.flush());
+      // With a take decided on, it carries this ack (see reserveAcks).
+      if (this.takes === 0) this.scheduleFlush();
     });
+  }
+
+  /**
+   * Called when a take is decided on: acks issued from now on wait for it instead of going on
+   * their own, and `claim()`, as the take is sent, hands over everything waiting by then, for the
+   * take script to apply before it takes (broker-scripts.ts TAKE). The caller reports how that
+   * went through `applied` or `failed`. Acks issued while a take is on its way wait for the next
+   * one (a consumer takes again as soon as a settle frees credit), or are sent on their own once
+   * no take is left in flight.
+   */
+  reserveAcks(): AckSlot {
+    this.takes++;
+    let batch: PendingAck[] = [];
+    let open = true;
+    const close = () => {
+      if (!open) return false;
+      open = false;
+      if (--this.takes === 0) {
+        // Sent on their own unless a take started in the meantime claims them first.
+        if (this.pending.length > 0) this.scheduleFlush();
+        for (const wake of this.takesDone.splice(0)) wake();
+      }
+      return true;
+    };
+    return {
+      claim: () => {
+        if (open && batch.length === 0) batch = this.pending.splice(0, ACK_CHUNK);
+        return batch.map((p) => p.held.tag);
+      },
+      applied: (removed) => {
+        if (close()) this.settleBatch(batch, removed);
+      },
+      failed: () => {
+        if (!close()) return;
+        // Sent again on their own, where connection errors are retried until Redis is back.
+        this.pending.unshift(...batch);
+        this.scheduleFlush();
+      },
+    };
   }
 
   /** Resolves once every ack issued so far has been applied (or has failed). */
   async drain(): Promise<void> {
-    while (this.flushing) await this.flushing;
+    for (;;) {
+      if (this.flushing) await this.flushing;
+      else if (this.takes > 0) await new Promise<void>((resolve) => this.takesDone.push(resolve));
+      else if (this.pending.length > 0) this.scheduleFlush();
+      else return;
+    }
   }
 
   async requeue(held: Held): Promise<void> {
@@ -147,24 +208,28 @@ export class HeldDeliveries {
     return Number(moved);
   }
 
+  private scheduleFlush(): void {
+    if (!this.flushing) this.flushing = new Promise<void>((r) => setImmediate(r)).then(() => this.flush());
+  }
+
+  private settleBatch(batch: readonly PendingAck[], removed: number): void {
+    if (removed < batch.length) {
+      this.logger.warn(`redis broker: ${batch.length - removed} acknowledged message(s) had already left unacked (restored after the visibility timeout?): they may run twice`);
+    }
+    for (const p of batch) {
+      this.held.delete(p.held);
+      p.resolve();
+    }
+  }
+
   private async flush(): Promise<void> {
-    while (this.pending.length > 0) {
+    // A take that starts meanwhile carries what is left.
+    while (this.pending.length > 0 && this.takes === 0) {
       const batch = this.pending.splice(0, ACK_CHUNK);
       const tags = batch.map((p) => p.held.tag);
       try {
-        const removed = await this.retry(`acknowledging ${tags.length} message(s)`, async () => {
-          const replies = await this.conn.client.multi().zrem(this.keys.unackedIndex, ...tags).hdel(this.keys.unacked, ...tags).exec();
-          if (!replies) throw new Error('the ack transaction was aborted');
-          for (const [err] of replies) if (err) throw err;
-          return Number(replies[1]?.[1] ?? 0);
-        });
-        if (removed < tags.length) {
-          this.logger.warn(`redis broker: ${tags.length - removed} acknowledged message(s) had already left unacked (restored after the visibility timeout?): they may run twice`);
-        }
-        for (const p of batch) {
-          this.held.delete(p.held);
-          p.resolve();
-        }
+        const removed = await this.retry(`acknowledging ${tags.length} message(s)`, () => ACK.run(this.conn.client, [this.keys.unacked, this.keys.unackedIndex], tags));
+        this.settleBatch(batch, Number(removed));
       } catch (err) {
         // Fatal, or the broker closed: the messages stay in unacked and come back after the
         // visibility timeout.

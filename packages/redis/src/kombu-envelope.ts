@@ -105,7 +105,8 @@ export function decodeEnvelope(text: string, bucketPriority = 0): DecodedEnvelop
     return bad('body-encoding', `unsupported body_encoding ${JSON.stringify(bodyEncoding)}`);
   }
   const properties: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(props)) if (!ENVELOPE_PROPERTIES.has(key)) properties[key] = value;
+  // for...in over a fresh JSON.parse result: own enumerable keys only, without Object.entries' pairs.
+  for (const key in props) if (!ENVELOPE_PROPERTIES.has(key)) properties[key] = props[key];
   const info = props['delivery_info'];
   const ownPriority = props['priority'];
   return {

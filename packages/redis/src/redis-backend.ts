@@ -15,15 +15,16 @@
  * disabled) and PUBLISHed on the channel of the same name, in one Lua script that also leaves a
  * stored SUCCESS alone (Celery does a separate GET first; this is the atomic form of the same
  * guard). `watch()` subscribes to that channel on one Pub/Sub connection shared by all watchers
- * (result-subscriber.ts). Two connections per backend at most: commands and Pub/Sub, both opened
- * on first use; ioredis reconnects them, and commands issued meanwhile wait in its offline queue.
+ * (result-subscriber.ts). The results a worker stores in one event-loop turn go in one call of the
+ * many-keys form of that script (result-writes.ts). Two connections per backend at most: commands
+ * and Pub/Sub, both opened on first use; ioredis reconnects them, and commands issued meanwhile
+ * wait in its offline queue.
  */
 import {
   ClosedError,
   ConfigError,
   consoleLogger,
   decodeResultMeta,
-  retryDriverOperation,
   type AdapterContext,
   type BackendCapabilities,
   type Logger,
@@ -35,10 +36,10 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { RedisChordStore, type ChordStore } from './result-chords.js';
 import { RedisGroupStore, type GroupStore, type ResultTuple } from './result-groups.js';
 import { ResultKeys } from './result-keys.js';
-import { STORE_AND_PUBLISH, ttlMs } from './result-scripts.js';
+import { ttlMs } from './result-scripts.js';
+import { ResultWrites } from './result-writes.js';
 import { ResultSubscriber } from './result-subscriber.js';
 import { ioredisOptions, mask, parseRedisUrl, rejectUnknownOptions } from './redis-url.js';
-import { classifyRedisError } from './redis-errors.js';
 
 export interface RedisBackendOptions {
   /**
@@ -78,16 +79,20 @@ export class RedisBackend implements ResultBackend, GroupStore {
   /** Chord counting in Celery's layout (see result-chords.ts). */
   readonly chords: ChordStore;
   private readonly url: string;
+  /** The URL without its password, for messages. */
+  private readonly shownUrl: string;
   private readonly clientOptions: RedisOptions;
   private readonly logger: Logger;
   private readonly subscriber: ResultSubscriber;
   private readonly groups: RedisGroupStore;
+  private readonly writes: ResultWrites;
   private state: BackendState = 'new';
   private client: Redis | null = null;
   private outageReported = false;
 
   constructor(options: RedisBackendOptions = {}) {
     this.url = options.url ?? DEFAULT_REDIS_URL;
+    this.shownUrl = mask(this.url);
     const parsed = parseRedisUrl(this.url);
     rejectUnknownOptions(parsed, IGNORED_URL_OPTIONS, 'Redis result backend');
     const keyPrefix = options.keyPrefix ?? parsed.keyPrefix;
@@ -113,6 +118,7 @@ export class RedisBackend implements ResultBackend, GroupStore {
     );
     const commands = () => this.commands();
     this.groups = new RedisGroupStore(commands, this.keys, this.logger);
+    this.writes = new ResultWrites({ client: commands, stopped: () => this.state === 'closed', logger: this.logger, what: `redis backend ${this.shownUrl}` });
     this.chords = new RedisChordStore(commands, this.keys);
   }
 
@@ -135,16 +141,9 @@ export class RedisBackend implements ResultBackend, GroupStore {
   async set(taskId: string, meta: ResultMeta, options: SetResultOptions = {}): Promise<void> {
     const ttl = ttlMs(options.expiresIn, 'set()');
     if (typeof meta?.status !== 'string') throw new ConfigError(`result metadata needs a string "status", got ${JSON.stringify(meta?.status)}`);
-    const args = [JSON.stringify(meta), ttl, '1'];
-    // A result must not be lost to an outage: the worker acknowledges the task once this resolves.
-    // Connection errors are retried until Redis is back (ioredis gives up on a command after
-    // maxRetriesPerRequest reconnect attempts); only fatal errors, or closing, end it.
-    await retryDriverOperation(() => STORE_AND_PUBLISH.run(this.commands(), [this.keys.task(taskId)], args), {
-      classify: classifyRedisError,
-      stopped: () => this.state === 'closed',
-      logger: this.logger,
-      what: `redis backend ${mask(this.url)}: storing the result of ${taskId}`,
-    });
+    // Written together with the other results of this event-loop turn, and retried through an
+    // outage (result-writes.ts): the worker acknowledges the task once this resolves.
+    await this.writes.write(this.keys.task(taskId), JSON.stringify(meta), ttl, true);
   }
 
   async delete(taskId: string): Promise<void> {
@@ -171,21 +170,25 @@ export class RedisBackend implements ResultBackend, GroupStore {
 
   async close(): Promise<void> {
     if (this.state === 'closed') return;
+    // Result writes still waiting for the end of this turn go now, ahead of the QUIT.
+    const writing = this.writes.drain();
     this.setState('closed');
     const client = this.client;
     this.client = null;
     await this.subscriber.close();
-    if (!client) return;
-    if (client.status === 'ready') {
-      // QUIT after the replies already asked for, so a set() in flight still lands.
-      await client.quit().catch(() => client.disconnect());
-    } else {
-      client.disconnect();
+    if (client) {
+      if (client.status === 'ready') {
+        // QUIT after the replies already asked for, so a set() in flight still lands.
+        await client.quit().catch(() => client.disconnect());
+      } else {
+        client.disconnect();
+      }
     }
+    await writing;
   }
 
   private commands(): Redis {
-    if (this.state === 'closed') throw new ClosedError(`the Redis result backend on ${mask(this.url)}`);
+    if (this.state === 'closed') throw new ClosedError(`the Redis result backend on ${this.shownUrl}`);
     if (this.client) return this.client;
     const client = new Redis(this.clientOptions);
     client.on('ready', () => {
@@ -196,7 +199,7 @@ export class RedisBackend implements ResultBackend, GroupStore {
       // ioredis reports every failed reconnect attempt; one warning per outage is enough.
       const level = this.outageReported ? 'debug' : 'warn';
       this.outageReported = true;
-      this.logger[level](`redis backend ${mask(this.url)}: connection error`, { error: err });
+      this.logger[level](`redis backend ${this.shownUrl}: connection error`, { error: err });
     });
     this.client = client;
     return client;
@@ -214,7 +217,7 @@ export class RedisBackend implements ResultBackend, GroupStore {
 
   private setState(to: BackendState): void {
     if (to === this.state) return;
-    this.logger.debug(`redis backend ${mask(this.url)}: ${this.state} -> ${to}`);
+    this.logger.debug(`redis backend ${this.shownUrl}: ${this.state} -> ${to}`);
     this.state = to;
   }
 }

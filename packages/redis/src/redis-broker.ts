@@ -23,8 +23,11 @@
  *   consumers, where kombu sweeps about every 100 s (unacked-upkeep.ts);
  * - an element that is not a usable envelope is dead-lettered with its reason, not lost;
  * - on close, unsettled messages go straight back (as a Celery worker does on shutdown).
- * Connections: one for commands (auto-pipelined) and one per consumer for blocking waits
- * (redis-consumer.ts); ioredis reconnects them (broker-connection.ts).
+ * Connections: one for commands and one per consumer for blocking waits (redis-consumer.ts);
+ * ioredis reconnects them (broker-connection.ts). Round trips are saved by design rather than by
+ * ioredis's auto-pipelining (which only added a deferral and a pipeline object per command here):
+ * the acks of one event-loop turn share one script call, and ride on the next take when one is
+ * due (held-deliveries.ts); an idle consumer's take is pipelined behind its wait.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -100,7 +103,7 @@ export class RedisBroker implements Broker {
     this.options = resolveBrokerOptions(options);
     this.keys = new KombuKeys(this.options.keyPrefix, this.options.connection.db);
     this.lifecycle = new Lifecycle(`redis broker ${this.options.server}`, 'new', TRANSITIONS, this.options.logger);
-    this.conn = new BrokerConnection(this.options, 'commands', { enableAutoPipelining: true });
+    this.conn = new BrokerConnection(this.options, 'commands');
     this.held = new HeldDeliveries(this.conn, this.keys, this.options.logger, () => this.lifecycle.is('closed'));
     this.upkeep = new UnackedUpkeep({
       held: this.held,
@@ -124,9 +127,18 @@ export class RedisBroker implements Broker {
         await this.upkeep.first;
         return this.taken.take(this.open().client, consumer, queues, order, limit);
       },
+      waitAndTake: async (consumer, blocking, list, queues, order, limit) => {
+        await this.upkeep.first;
+        const wait = { blocking: blocking.client, commands: this.open().client, list, timeoutS: this.options.blockTimeoutMs / 1000 };
+        return this.taken.waitAndTake(wait, consumer, queues, order, limit);
+      },
+      unblock: async (clientId) => {
+        await this.conn.client.client('UNBLOCK', clientId);
+      },
       mainList: (queue) => this.keys.list(queue, 0),
       blockingConnection: () => this.newBlockingConnection(),
       commandReady: (signal) => this.commandReady(signal),
+      commandsReady: () => this.conn.state === 'ready',
       giveBack: (deliveries) => this.taken.giveBack(deliveries),
       forget: (consumer) => this.forget(consumer),
     };

@@ -3,14 +3,20 @@
  * credit allows, in one atomic script per batch (take + record in `unacked`), and waits for more
  * without polling hard.
  *
- * Waiting: when a take finds nothing, the consumer blocks on its own connection with
- * `BLMOVE <list> <list> RIGHT RIGHT <timeout>` on one queue's main list (priority 0–2, where
- * almost every message goes). Moving a list's tail to its own tail changes nothing, so it returns
- * as soon as that list is non-empty without taking anything, and the next take (atomic, unlike
- * kombu's BRPOP followed by HSET) gets the message. Messages on the consumer's other lists (priority
- * steps 3/6/9, other queues) are seen by the take after at most `blockTimeoutMs` (default 200 ms):
- * that is the trade-off for never popping outside the atomic script. The list blocked on rotates
- * with the queues, and an idle consumer costs Redis about one BLMOVE and one take per timeout.
+ * Waiting: when a take comes back with less than it asked for (the lists were empty), the consumer
+ * blocks on its own connection with `BLMOVE <list> <list> RIGHT RIGHT <timeout>` on one queue's
+ * main list (priority 0–2, where almost every message goes), with the next take pipelined right
+ * behind it on the same connection (taken-messages.ts `waitAndTake`). Moving a list's tail to its
+ * own tail changes nothing, so the wait returns as soon as that list is non-empty without taking
+ * anything, and Redis runs the take (atomic, unlike kombu's BRPOP followed by HSET) at once: a
+ * message pushed onto an idle queue arrives in one round trip. Messages on the consumer's other
+ * lists (priority steps 3/6/9, other queues) are seen by that take after at most `blockTimeoutMs`
+ * (default 200 ms): the trade-off for never popping outside the atomic script. The list waited on
+ * rotates with the queues, and an idle consumer costs Redis one BLMOVE and one take per timeout.
+ *
+ * Cancelling ends a wait in progress at once (CLIENT UNBLOCK from the command connection, when the
+ * server allows it; otherwise the wait runs out its timeout), then gives back whatever the take
+ * behind it got, before `cancel()` resolves.
  *
  * Errors: a failed take or wait (Redis restarting, network gone) moves the consumer to `waiting`;
  * it waits for the connection to come back (or backs off, for errors that are not about the
@@ -36,12 +42,18 @@ export interface ConsumerHost {
   readonly logger: Logger;
   /** Takes up to `limit` messages from `queues`, tried in `order` (indices into `queues`). */
   take(consumer: RedisConsumer, queues: readonly string[], order: readonly number[], limit: number): Promise<TakeBatch>;
+  /** Waits on `blocking` for `list` to have something (or the block timeout), then takes as `take`. */
+  waitAndTake(consumer: RedisConsumer, blocking: BrokerConnection, list: string, queues: readonly string[], order: readonly number[], limit: number): Promise<TakeBatch>;
+  /** Ends the blocking command of the connection with this CLIENT ID (as if it timed out). */
+  unblock(clientId: number): Promise<void>;
   /** The Redis key of a queue's main list. */
   mainList(queue: string): string;
   /** A new connection for blocking commands (one per consumer). */
   blockingConnection(): BrokerConnection;
   /** Waits for the command connection to be ready (or the signal to abort). */
   commandReady(signal: AbortSignal): Promise<void>;
+  /** Whether the command connection is up now. */
+  commandsReady(): boolean;
   /** Returns deliveries that were taken but never handed to the caller. */
   giveBack(deliveries: readonly Delivery[]): Promise<void>;
   /** The consumer stopped. */
@@ -66,10 +78,19 @@ export class RedisConsumer implements Consumer {
   private unsettled = 0;
   private order: number[];
   private blocking: BrokerConnection | null = null;
+  /** The blocking connection's CLIENT ID on its current connection (for CLIENT UNBLOCK). */
+  private blockingId: number | null = null;
+  private learningId = false;
+  /** Repeats CLIENT UNBLOCK while cancel() waits for the wait in progress (see unblock()). */
+  private unblocking: NodeJS.Timeout | null = null;
   /** Aborted on cancel: ends every wait of the loop. */
   private readonly stop = new AbortController();
   /** Resolved when credit may have been freed. */
   private creditWaiter: (() => void) | null = null;
+  /** The take in progress: what cancel() cuts short, and whether it waits on the blocking connection. */
+  private current: { readonly interrupt: () => void; readonly waiting: boolean } | null = null;
+  /** Batches that arrived after cancel() are given back; cancel() waits for that (bounded). */
+  private readonly late = new Set<Promise<void>>();
   private readonly loop: Promise<void>;
 
   constructor(
@@ -88,6 +109,10 @@ export class RedisConsumer implements Consumer {
     return this.lifecycle.state;
   }
 
+  get cancelled(): boolean {
+    return this.stop.signal.aborted;
+  }
+
   setPrefetch(prefetch: number): void {
     this.prefetch = checkPrefetch(prefetch);
     this.wakeForCredit();
@@ -96,13 +121,26 @@ export class RedisConsumer implements Consumer {
   async cancel(): Promise<void> {
     if (!this.lifecycle.is('cancelled')) {
       this.lifecycle.set('cancelled');
+      const waiting = this.current?.waiting === true;
       this.stop.abort();
       this.wakeForCredit();
-      // Ends a BLMOVE in progress at once instead of after its timeout.
-      void this.blocking?.close();
+      this.current?.interrupt();
       this.host.forget(this);
+      if (waiting) this.unblock();
     }
     await this.loop;
+    if (this.late.size > 0) {
+      // Bounded: a wait that could not be cut short ends within its timeout. A batch whose
+      // connection is down is not waited for: it stays in unacked, restored after the visibility
+      // timeout, as kombu's would.
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.host.blockTimeoutMs + 1000)));
+      await Promise.race([Promise.all([...this.late]), bound]);
+      clearTimeout(timer);
+    }
+    this.stopUnblocking();
+    // Queued behind a wait still in progress, QUIT lets its take's reply arrive first.
+    await this.blocking?.close();
   }
 
   /** A delivery of this consumer was settled: one more credit. */
@@ -113,23 +151,27 @@ export class RedisConsumer implements Consumer {
 
   private async run(): Promise<void> {
     let backoff = 100;
+    // The last take found the lists empty: wait for a message before taking again.
+    let idle = false;
     while (!this.stop.signal.aborted) {
       const credit = this.prefetch - this.unsettled;
       if (credit <= 0) {
         await new Promise<void>((resolve) => (this.creditWaiter = resolve));
         continue;
       }
+      const limit = Math.min(credit, MAX_BATCH);
       try {
-        const batch = await this.untilCancelled(this.host.take(this, this.queues, this.order, Math.min(credit, MAX_BATCH)));
+        const batch = await this.untilCancelled(idle ? this.waitAndTake(limit) : this.host.take(this, this.queues, this.order, limit), idle);
         if (!batch) break;
         this.order = [...batch.order];
         if (this.lifecycle.is('waiting')) this.lifecycle.set('consuming');
         backoff = 100;
         this.handOver(batch.deliveries);
-        if (batch.deliveries.length > 0 || batch.deadLettered > 0) continue;
-        await this.block();
+        // Fewer than asked for means the lists ran dry: the next take waits for a message.
+        idle = batch.deliveries.length + batch.deadLettered < limit;
       } catch (err) {
         if (this.stop.signal.aborted) break;
+        idle = false;
         backoff = await this.recover(err, backoff);
       }
     }
@@ -139,12 +181,35 @@ export class RedisConsumer implements Consumer {
    * The take, unless the consumer is cancelled first: then the loop stops without waiting (Redis
    * may be away for long), and a batch that still arrives later is given back.
    */
-  private async untilCancelled(taking: Promise<TakeBatch>): Promise<TakeBatch | null> {
-    const batch = await untilAborted(taking, this.stop.signal);
-    if (batch === null) {
-      taking.then((late) => this.host.giveBack(late.deliveries)).catch(() => undefined);
-    }
-    return batch;
+  private untilCancelled(taking: Promise<TakeBatch>, waiting: boolean): Promise<TakeBatch | null> {
+    return new Promise<TakeBatch | null>((resolve, reject) => {
+      const current = {
+        waiting,
+        interrupt: () => {
+          resolve(null);
+          const back = taking.then((late) => this.host.giveBack(late.deliveries)).catch(() => undefined);
+          const up = waiting ? this.blocking?.state === 'ready' : this.host.commandsReady();
+          if (!up) return;
+          this.late.add(back);
+          void back.then(() => this.late.delete(back));
+        },
+      };
+      this.current = current;
+      const done = () => {
+        if (this.current === current) this.current = null;
+      };
+      taking.then(
+        (batch) => {
+          done();
+          resolve(batch);
+        },
+        (err: unknown) => {
+          done();
+          reject(err);
+        },
+      );
+      if (this.stop.signal.aborted) current.interrupt();
+    });
   }
 
   /**
@@ -170,12 +235,51 @@ export class RedisConsumer implements Consumer {
     }
   }
 
-  /** Waits until the first queue in the current order has something, or the block timeout. */
-  private async block(): Promise<void> {
-    if (this.stop.signal.aborted) return;
-    this.blocking ??= this.host.blockingConnection();
+  /** Waits until the first queue in the current order has something (or the block timeout), then takes. */
+  private waitAndTake(limit: number): Promise<TakeBatch> {
+    const blocking = (this.blocking ??= this.openBlocking());
+    if (this.blockingId === null && !this.learningId) {
+      // Sent ahead of the wait, so the id is known while it blocks.
+      this.learningId = true;
+      blocking.client.client('ID').then(
+        (id) => {
+          this.learningId = false;
+          this.blockingId = Number(id);
+        },
+        () => (this.learningId = false),
+      );
+    }
     const list = this.host.mainList(this.queues[this.order[0] ?? 0]!);
-    await untilAborted(this.blocking.client.blmove(list, list, 'RIGHT', 'RIGHT', this.host.blockTimeoutMs / 1000), this.stop.signal);
+    return this.host.waitAndTake(this, blocking, list, this.queues, this.order, limit);
+  }
+
+  /**
+   * Ends the wait in progress (CLIENT UNBLOCK from the command connection: the BLMOVE returns as
+   * if timed out, and the take behind it runs). Sent again while the late batch is not back: an
+   * UNBLOCK that overtook its wait on the way to Redis found nothing to end. Without the
+   * connection's id, or the permission, the wait runs out its timeout instead.
+   */
+  private unblock(): void {
+    const send = () => {
+      const up = this.blockingId !== null && this.blocking?.state === 'ready' && this.host.commandsReady();
+      if (this.late.size === 0 || !up) return this.stopUnblocking();
+      this.host.unblock(this.blockingId!).catch(() => this.stopUnblocking());
+    };
+    this.unblocking = setInterval(send, 100);
+    // The late batch registers as cancel() interrupts it, just before this.
+    send();
+  }
+
+  private stopUnblocking(): void {
+    if (this.unblocking) clearInterval(this.unblocking);
+    this.unblocking = null;
+  }
+
+  private openBlocking(): BrokerConnection {
+    const blocking = this.host.blockingConnection();
+    // A new connection has a new id: learnt again before the next wait.
+    blocking.client.on('close', () => (this.blockingId = null));
+    return blocking;
   }
 
   /** After a failed take or wait: log, wait for the connection or back off; returns the next backoff. */

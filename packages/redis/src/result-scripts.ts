@@ -101,3 +101,46 @@ redis.call('DEL', jkey, tkey, skey)
 return {count, size, diff, 1, parts}
 `,
 );
+
+/**
+ * STORE_AND_PUBLISH for several keys in one call: the result writes a worker issues in one
+ * event-loop turn (result-writes.ts). Each key is guarded and written on its own, with pcall, so
+ * one key's error (WRONGTYPE, ...) fails that write alone.
+ *
+ * KEYS: the keys; ARGV per key i: value, time to live in ms (0 = none), '1' to keep a stored
+ * SUCCESS. Returns per key 1 (written), 0 (kept: a SUCCESS was stored) or the error message.
+ */
+export const STORE_AND_PUBLISH_MANY = new LuaScript(
+  'store-and-publish-many',
+  `
+local function failed(reply)
+  return type(reply) == 'table' and reply['err']
+end
+local function store(key, value, ttl, guard)
+  if guard == '1' then
+    local current = redis.pcall('GET', key)
+    if failed(current) then return current['err'] end
+    if current and string.find(current, 'SUCCESS', 1, true) then
+      local ok, meta = pcall(cjson.decode, current)
+      if ok and type(meta) == 'table' and meta['status'] == 'SUCCESS' then return 0 end
+    end
+  end
+  local written
+  if ttl <= 0 then
+    written = redis.pcall('SET', key, value)
+  elseif ttl % 1000 == 0 then
+    written = redis.pcall('SETEX', key, ttl / 1000, value)
+  else
+    written = redis.pcall('PSETEX', key, ttl, value)
+  end
+  if failed(written) then return written['err'] end
+  redis.call('PUBLISH', key, value)
+  return 1
+end
+local out = {}
+for i = 1, #KEYS do
+  out[i] = store(KEYS[i], ARGV[3 * i - 2], tonumber(ARGV[3 * i - 1]), ARGV[3 * i])
+end
+return out
+`,
+);

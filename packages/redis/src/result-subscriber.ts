@@ -12,6 +12,8 @@
  *  - a reconnect, once the channel is subscribed again on the new connection (Celery MGETs every
  *    subscribed key after reconnecting: messages published while disconnected are lost).
  *
+ * Channels whose grace period is over are unsubscribed together, in one command.
+ *
  * The grace period matters: `waitForReady()` re-arms `watch()` right after each wake-up; a
  * subscription that ended in between would be renewed and confirmed again, waking the caller
  * again, forever. With the grace period the renewed watch finds the channel still subscribed and
@@ -26,9 +28,12 @@ interface Channel {
   readonly watchers: Set<(payload?: string) => void>;
   /** The server confirmed the latest SUBSCRIBE sent for this channel on the current connection. */
   confirmed: boolean;
-  /** Pending UNSUBSCRIBE after the last watcher left. */
-  lingerTimer: NodeJS.Timeout | null;
+  /** When its last watcher left (performance.now() ms); null while watched. */
+  idleSince: number | null;
 }
+
+/** Most channels in one UNSUBSCRIBE. */
+const UNSUBSCRIBE_CHUNK = 1000;
 
 type SubscriberState = 'idle' | 'connected' | 'disconnected' | 'closed';
 
@@ -36,6 +41,9 @@ export class ResultSubscriber {
   private client: Redis | null = null;
   private state: SubscriberState = 'idle';
   private readonly channels = new Map<string, Channel>();
+  /** Channels with no watcher left, oldest first; unsubscribed together once they have lingered. */
+  private readonly lingering = new Set<string>();
+  private sweepTimer: NodeJS.Timeout | null = null;
   /** An outage was logged; further connection errors until the next 'ready' go to debug. */
   private outageReported = false;
 
@@ -59,12 +67,12 @@ export class ResultSubscriber {
       if (signal.aborted || this.state === 'closed') return resolve(undefined);
       let entry = this.channels.get(channel);
       if (!entry) {
-        entry = { watchers: new Set(), confirmed: false, lingerTimer: null };
+        entry = { watchers: new Set(), confirmed: false, idleSince: null };
         this.channels.set(channel, entry);
         this.subscribe(channel, entry);
-      } else if (entry.lingerTimer) {
-        clearTimeout(entry.lingerTimer);
-        entry.lingerTimer = null;
+      } else if (entry.idleSince !== null) {
+        entry.idleSince = null;
+        this.lingering.delete(channel);
       }
       const current = entry;
       const wake = (payload?: string) => {
@@ -87,11 +95,10 @@ export class ResultSubscriber {
   async close(): Promise<void> {
     if (this.state === 'closed') return;
     this.setState('closed');
-    for (const entry of this.channels.values()) {
-      if (entry.lingerTimer) clearTimeout(entry.lingerTimer);
-      entry.lingerTimer = null;
-      wakeAll(entry);
-    }
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepTimer = null;
+    this.lingering.clear();
+    for (const entry of this.channels.values()) wakeAll(entry);
     this.channels.clear();
     const client = this.client;
     this.client = null;
@@ -152,18 +159,46 @@ export class ResultSubscriber {
   }
 
   private release(channel: string, entry: Channel): void {
-    if (this.state === 'closed' || entry.lingerTimer || this.channels.get(channel) !== entry) return;
-    entry.lingerTimer = setTimeout(() => {
-      entry.lingerTimer = null;
-      if (entry.watchers.size > 0 || this.channels.get(channel) !== entry) return;
+    if (this.state === 'closed' || entry.idleSince !== null || this.channels.get(channel) !== entry) return;
+    entry.idleSince = performance.now();
+    this.lingering.add(channel);
+    this.sweepTimer ??= this.sweepAfter(this.lingerMs);
+  }
+
+  /**
+   * Unsubscribes, in one command, every channel that has lingered `lingerMs` without a watcher
+   * (one UNSUBSCRIBE per channel would cost a write per finished wait).
+   */
+  private sweep(): void {
+    this.sweepTimer = null;
+    const now = performance.now();
+    const expired: string[] = [];
+    for (const channel of this.lingering) {
+      const entry = this.channels.get(channel);
+      if (entry && entry.idleSince !== null && now - entry.idleSince < this.lingerMs) {
+        // Oldest first: the rest lingered less.
+        this.sweepTimer = this.sweepAfter(entry.idleSince + this.lingerMs - now);
+        break;
+      }
+      this.lingering.delete(channel);
+      if (!entry || entry.idleSince === null) continue;
       this.channels.delete(channel);
-      // Redis runs a connection's commands in order: a later SUBSCRIBE to the same channel (a new
-      // watcher) lands after this UNSUBSCRIBE, so the channel ends up subscribed.
-      this.client?.unsubscribe(channel).catch((err: unknown) => {
-        if (this.state !== 'closed') this.logger.debug('redis backend: UNSUBSCRIBE failed', { channel, error: err });
+      expired.push(channel);
+    }
+    if (expired.length === 0) return;
+    // Redis runs a connection's commands in order: a later SUBSCRIBE to one of these channels (a
+    // new watcher) lands after this UNSUBSCRIBE, so the channel ends up subscribed.
+    for (let i = 0; i < expired.length; i += UNSUBSCRIBE_CHUNK) {
+      this.client?.unsubscribe(...expired.slice(i, i + UNSUBSCRIBE_CHUNK)).catch((err: unknown) => {
+        if (this.state !== 'closed') this.logger.debug('redis backend: UNSUBSCRIBE failed', { channels: expired.length, error: err });
       });
-    }, this.lingerMs);
-    entry.lingerTimer.unref();
+    }
+  }
+
+  private sweepAfter(ms: number): NodeJS.Timeout {
+    const timer = setTimeout(() => this.sweep(), Math.max(0, ms));
+    timer.unref();
+    return timer;
   }
 
   private setState(to: SubscriberState): void {

@@ -10,15 +10,17 @@
 import { randomUUID } from 'node:crypto';
 import type { Delivery, Logger, RawMessage } from '@celeriac/core';
 import type { Redis } from 'ioredis';
-import { TAKE } from './broker-scripts.js';
-import type { HeldDeliveries, Held } from './held-deliveries.js';
+import { ACK, TAKE } from './broker-scripts.js';
+import type { AckSlot, HeldDeliveries, Held } from './held-deliveries.js';
 import { decodeEnvelope } from './kombu-envelope.js';
 import { PRIORITY_STEPS, type KombuKeys } from './kombu-keys.js';
 import type { TakeBatch } from './redis-consumer.js';
 
-/** What a delivery's consumer hears when the caller settles it. */
+/** The consumer a take is for: told when the caller settles a delivery; asked whether it stopped. */
 export interface CreditSink {
   settled(): void;
+  /** True once it was cancelled: a take not yet sent is not sent. */
+  readonly cancelled: boolean;
 }
 
 interface Settler {
@@ -26,8 +28,22 @@ interface Settler {
   readonly settle: (op: () => Promise<unknown>) => Promise<void>;
 }
 
+/** What the take script returns: {order, taken, dead, acked} (broker-scripts.ts TAKE). */
+type TakeReply = [number[], (string | number)[], string[], number];
+
+interface TakeRequest {
+  /** The queues in the order the script tries them. */
+  readonly queues: readonly string[];
+  readonly keys: string[];
+  readonly args: (string | number)[];
+}
+
 export class TakenMessages {
-  private readonly settlers = new WeakMap<Delivery, Settler>();
+  private readonly listCache = new Map<string, readonly string[]>();
+  private readonly nameCache = new Map<string, string>();
+  /** Dead-letter ids the take script makes are `<instance>.<take>.<n>`: unique without a UUID per take. */
+  private readonly instance = randomUUID();
+  private takes = 0;
 
   constructor(
     private readonly held: HeldDeliveries,
@@ -35,15 +51,126 @@ export class TakenMessages {
     private readonly logger: Logger,
   ) {}
 
-  /** Takes up to `limit` messages from `queues` tried in `order` (indices into `queues`). */
+  /**
+   * Takes up to `limit` messages from `queues` tried in `order` (indices into `queues`), applying
+   * the acks waiting to be sent in the same script (held-deliveries.ts `reserveAcks`).
+   *
+   * Sent at the end of this event-loop turn (as are waits): a result write issued in the same turn
+   * goes out first (result-writes.ts), since a client may be waiting for it while this process
+   * still holds messages to run, and acks settled meanwhile ride along.
+   */
   async take(client: Redis, consumer: CreditSink, queues: readonly string[], order: readonly number[], limit: number): Promise<TakeBatch> {
+    const acks = this.held.reserveAcks();
+    await endOfTurn();
+    if (consumer.cancelled) return this.notSent(acks, order);
+    const request = this.request(queues, order, limit, acks.claim());
+    let reply: TakeReply;
+    try {
+      reply = (await TAKE.run(client, request.keys, request.args)) as TakeReply;
+    } catch (err) {
+      acks.failed();
+      throw err;
+    }
+    acks.applied(Number(reply[3]));
+    return this.handOut(reply, request.queues, order, consumer);
+  }
+
+  /**
+   * Waits on `blocking` with `BLMOVE list list RIGHT RIGHT timeout` (which returns as soon as the
+   * list has something, taking nothing) and takes right behind it, pipelined on the same
+   * connection: Redis runs the take the moment the wait ends, so a message pushed onto an empty
+   * queue reaches this process in one round trip. The take runs after a timeout too, which is
+   * when it sees the lists the wait does not watch.
+   *
+   * Acks waiting to be sent go first in the same write (broker-scripts.ts ACK, ahead of the wait,
+   * so they are applied at once and answered on their own, not held up by the wait).
+   */
+  async waitAndTake(
+    wait: { readonly blocking: Redis; readonly commands: Redis; readonly list: string; readonly timeoutS: number },
+    consumer: CreditSink,
+    queues: readonly string[],
+    order: readonly number[],
+    limit: number,
+  ): Promise<TakeBatch> {
+    const acks = this.held.reserveAcks();
+    await endOfTurn();
+    // Cancelled meanwhile: a wait sent now could no longer be cut short.
+    if (consumer.cancelled) return this.notSent(acks, order);
+    const request = this.request(queues, order, limit, []);
+    const pipeline = wait.blocking.pipeline();
+    const tags = acks.claim();
+    if (tags.length === 0) {
+      acks.applied(0);
+    } else {
+      pipeline.evalsha(ACK.sha, 2, this.keys.unacked, this.keys.unackedIndex, ...tags, (err?: Error | null, removed?: unknown) => {
+        // NOSCRIPT included: sent again on their own, where the script is loaded.
+        if (err) acks.failed();
+        else acks.applied(Number(removed));
+      });
+    }
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await pipeline
+        .blmove(wait.list, wait.list, 'RIGHT', 'RIGHT', wait.timeoutS)
+        .evalsha(TAKE.sha, request.keys.length, ...request.keys, ...request.args)
+        .exec();
+    } finally {
+      // Without a reply to the ACK (the pipeline never went out), the acks go on their own; a
+      // no-op once that reply was seen.
+      acks.failed();
+    }
+    if (tags.length > 0) replies?.shift();
+    const [waited, took] = replies ?? [];
+    let reply = took?.[1] as TakeReply | undefined;
+    const takeError = took ? took[0] : new Error('the wait-and-take pipeline was aborted');
+    if (takeError) {
+      // The server lost its script cache (restart, SCRIPT FLUSH): EVAL it once on the command connection.
+      if (!takeError.message.startsWith('NOSCRIPT')) throw takeError;
+      reply = (await TAKE.run(wait.commands, request.keys, request.args)) as TakeReply;
+    }
+    const batch = await this.handOut(reply!, request.queues, order, consumer);
+    // A failing wait (not a timeout) with nothing taken: report it, so the consumer backs off
+    // instead of spinning on a wait that returns at once.
+    if (waited?.[0] && batch.deliveries.length === 0 && batch.deadLettered === 0) throw waited[0];
+    return batch;
+  }
+
+  /** The held message behind a delivery of this broker, and how to settle it; undefined if foreign. */
+  settlerOf(delivery: Delivery): Settler | undefined {
+    return delivery instanceof RedisDelivery && delivery.owner === this.held && !delivery.givenBack ? delivery : undefined;
+  }
+
+  /** Deliveries taken but never handed over (cancel mid-batch): back at the head, not redelivered. */
+  async giveBack(deliveries: readonly Delivery[]): Promise<void> {
+    const items: Held[] = [];
+    for (const d of deliveries) {
+      const settler = this.settlerOf(d);
+      if (!settler) continue;
+      if (this.held.has(settler.held)) items.push(settler.held);
+      (d as RedisDelivery).givenBack = true;
+    }
+    await this.held.giveBack(items, false);
+  }
+
+  /** A take dropped before it was sent: the acks it would have carried go on their own. */
+  private notSent(acks: AckSlot, order: readonly number[]): TakeBatch {
+    acks.failed();
+    return { order, deliveries: [], deadLettered: 0 };
+  }
+
+  private request(queues: readonly string[], order: readonly number[], limit: number, ackTags: readonly string[]): TakeRequest {
     const rotated = order.map((i) => queues[i]!);
     const k = this.keys;
-    const reply = (await TAKE.run(
-      client,
-      [k.unacked, k.unackedIndex, k.deadLetters, k.deadLetterIndex, k.deadLetterSeq, ...rotated.flatMap((q) => k.lists(q))],
-      [limit, rotated.length, `${randomUUID()}.`, ...rotated.map((q) => JSON.stringify(q)), ...rotated],
-    )) as [number[], (string | number)[], string[]];
+    const keys = [k.unacked, k.unackedIndex, k.deadLetters, k.deadLetterIndex, k.deadLetterSeq];
+    for (const q of rotated) keys.push(...this.lists(q));
+    const args: (string | number)[] = [limit, rotated.length, `${this.instance}.${++this.takes}.`, ackTags.length, ...ackTags];
+    for (const q of rotated) args.push(this.jsonName(q));
+    args.push(...rotated);
+    return { queues: rotated, keys, args };
+  }
+
+  /** Turns a take script's reply into deliveries (dead-lettering the unusable ones). */
+  private async handOut(reply: TakeReply, rotated: readonly string[], order: readonly number[], consumer: CreditSink): Promise<TakeBatch> {
     const [scriptOrder, taken, dead] = reply;
     let deadLettered = dead.length / 3;
     for (let i = 0; i < dead.length; i += 3) {
@@ -57,7 +184,7 @@ export class TakenMessages {
       const envelope = String(taken[i + 3]);
       const decoded = decodeEnvelope(envelope, step);
       // The entry exactly as the script wrote it: every later move out of unacked compares it.
-      const entry = `[${envelope}, "", ${JSON.stringify(queue)}]`;
+      const entry = `[${envelope}, "", ${this.jsonName(queue)}]`;
       const held: Held = { tag, queue, priority: decoded.ok ? decoded.priority : step, envelope, entry, settling: false };
       this.held.add(held);
       if (decoded.ok) {
@@ -77,43 +204,74 @@ export class TakenMessages {
     return { order: scriptOrder.map((j) => order[j - 1]!), deliveries, deadLettered };
   }
 
-  /** The held message behind a delivery of this broker, and how to settle it; undefined if foreign. */
-  settlerOf(delivery: Delivery): Settler | undefined {
-    return this.settlers.get(delivery);
+  private lists(queue: string): readonly string[] {
+    let lists = this.listCache.get(queue);
+    if (!lists) this.listCache.set(queue, (lists = this.keys.lists(queue)));
+    return lists;
   }
 
-  /** Deliveries taken but never handed over (cancel mid-batch): back at the head, not redelivered. */
-  async giveBack(deliveries: readonly Delivery[]): Promise<void> {
-    const items: Held[] = [];
-    for (const d of deliveries) {
-      const settler = this.settlers.get(d);
-      if (settler && this.held.has(settler.held)) items.push(settler.held);
-      this.settlers.delete(d);
-    }
-    await this.held.giveBack(items, false);
+  private jsonName(queue: string): string {
+    let name = this.nameCache.get(queue);
+    if (name === undefined) this.nameCache.set(queue, (name = JSON.stringify(queue)));
+    return name;
   }
 
   private deliver(held: Held, message: RawMessage, redelivered: boolean, consumer: CreditSink): Delivery {
-    let settled = false;
-    const settle = async (op: () => Promise<unknown>): Promise<void> => {
-      if (settled) return;
-      settled = true;
-      // After close() the message already went back (or stays in unacked): nothing to settle.
-      if (!this.held.has(held)) return;
-      held.settling = true;
-      consumer.settled();
-      await op();
-    };
-    const delivery: Delivery = {
-      message,
-      queue: held.queue,
-      deliveryTag: held.tag,
-      redelivered,
-      priority: held.priority,
-      ack: () => settle(() => this.held.ack(held)),
-      reject: (requeue: boolean) => settle(() => (requeue ? this.held.requeue(held) : this.held.ack(held))),
-    };
-    this.settlers.set(delivery, { held, settle });
-    return delivery;
+    return new RedisDelivery(message, redelivered, held, this.held, consumer);
+  }
+}
+
+const SETTLED = Promise.resolve();
+
+/** Resolves in the check phase of this event-loop turn, after what the turn's I/O started. */
+function endOfTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * A delivery of this broker, settled at most once. A class rather than an object of closures:
+ * one allocation per message, and no side table to find its held entry.
+ */
+class RedisDelivery implements Delivery, Settler {
+  readonly queue: string;
+  readonly deliveryTag: string;
+  readonly priority: number;
+  private settled = false;
+  /** Given back before the caller saw it (cancel mid-batch): not this broker's to settle any more. */
+  givenBack = false;
+
+  constructor(
+    readonly message: RawMessage,
+    readonly redelivered: boolean,
+    readonly held: Held,
+    readonly owner: HeldDeliveries,
+    private readonly consumer: CreditSink,
+  ) {
+    this.queue = held.queue;
+    this.deliveryTag = held.tag;
+    this.priority = held.priority;
+  }
+
+  ack(): Promise<void> {
+    return this.claim() ? this.owner.ack(this.held) : SETTLED;
+  }
+
+  reject(requeue: boolean): Promise<void> {
+    if (!this.claim()) return SETTLED;
+    return requeue ? this.owner.requeue(this.held) : this.owner.ack(this.held);
+  }
+
+  async settle(op: () => Promise<unknown>): Promise<void> {
+    if (this.claim()) await op();
+  }
+
+  /** True for the first settle while the message is still held (after close() it already went back). */
+  private claim(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    if (!this.owner.has(this.held)) return false;
+    this.held.settling = true;
+    this.consumer.settled();
+    return true;
   }
 }
