@@ -22,6 +22,8 @@ const BAD: ReadonlyArray<readonly [string, string]> = [
   [envelopeWith({ body_encoding: 'base64', delivery_info: { exchange: '', routing_key: 'bad' } }, 'W10='), 'bad-message:envelope-no-delivery-tag'],
   [envelopeWith({ body_encoding: 'base64', delivery_tag: 'tag-not-base64', delivery_info: { exchange: '', routing_key: 'bad' } }, '%%% not base64 %%%'), 'bad-message:body-not-base64'],
   [JSON.stringify({ body: 'W10=', headers: 'nope', properties: { delivery_tag: 'tag-bad-headers' } }), 'bad-message:envelope-headers'],
+  // A tag the take script can read off the text, in something that is not JSON: recorded, then set aside.
+  ['not JSON, "delivery_tag": "tag-in-broken-text"}}', 'bad-message:envelope-not-json'],
 ];
 
 describe('redis broker: malformed list elements', { skip }, () => {
@@ -63,5 +65,21 @@ describe('redis broker: malformed list elements', { skip }, () => {
     assert.equal(await broker.size('bad'), 0);
     for (const e of entries) assert.equal(await broker.deleteDeadLetter(e.id), true);
     assert.deepEqual(await broker.listDeadLetters({ queue: 'bad' }), []);
+  });
+
+  it('are told apart from odd but valid envelopes: a header named delivery_tag, a tag with escapes', async () => {
+    const broker = scope.broker();
+    const odd = (tag: string, headers: Record<string, unknown>) =>
+      JSON.stringify({ body: Buffer.from(taskMessage('odd').body).toString('base64'), 'content-encoding': 'utf-8', 'content-type': 'application/json', headers: { ...taskMessage(tag).headers, ...headers }, properties: { body_encoding: 'base64', delivery_tag: tag } });
+    await scope.redis.lpush(scope.key('odd'), odd('real-tag', { delivery_tag: 'header-tag' }), odd('tag "with" \\ escapes', {}));
+    const inbox = new Inbox();
+    const consumer = await broker.consume(['odd'], inbox.onDelivery, { prefetch: 2 });
+    const delivered = await inbox.waitFor(2, waits);
+    await consumer.cancel();
+    assert.deepEqual(delivered.map((d) => d.deliveryTag), ['real-tag', 'tag "with" \\ escapes']);
+    assert.deepEqual((await scope.redis.hkeys(scope.key('unacked'))).sort(), ['real-tag', 'tag "with" \\ escapes'].sort());
+    for (const d of delivered) await inbox.ack(d);
+    assert.equal(await scope.redis.hlen(scope.key('unacked')), 0);
+    assert.deepEqual(await broker.listDeadLetters({ queue: 'odd' }), []);
   });
 });

@@ -5,6 +5,9 @@
 import { READY_STATES, type ResultMeta } from '../protocol/result-meta.js';
 import type { ResultBackend } from './result-backend.js';
 
+/** An abort reason of our own: abort() without one builds a DOMException each time (hot path). */
+const WOKEN = Symbol('woken');
+
 /** Resolves with the ready metadata, or null when `timeoutMs` passes (or `signal` aborts) first. */
 export async function waitForReady(
   backend: ResultBackend,
@@ -15,11 +18,11 @@ export async function waitForReady(
   const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
   for (;;) {
     const wake = new AbortController();
-    const onAbort = () => wake.abort();
+    const onAbort = () => wake.abort(WOKEN);
     signal?.addEventListener('abort', onAbort, { once: true });
     const remaining = deadline - Date.now();
     // A bounded wait even without a deadline, in case a backend's notification is ever lost.
-    const timer = setTimeout(() => wake.abort(), Math.max(0, Math.min(remaining, 1000)));
+    const timer = setTimeout(() => wake.abort(WOKEN), Math.max(0, Math.min(remaining, 1000)));
     try {
       const watching = backend.watch(taskId, wake.signal);
       const meta = await backend.get(taskId);
@@ -28,7 +31,7 @@ export async function waitForReady(
       const pushed = await watching;
       if (pushed && pushed.task_id === taskId && READY_STATES.has(pushed.status)) return pushed;
     } finally {
-      wake.abort();
+      wake.abort(WOKEN);
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     }
