@@ -26,6 +26,7 @@ export type {
   OutgoingMessage,
   PublishOptions,
 } from './broker/broker.js';
+export { checkPrefetch } from './broker/broker.js';
 export { MemoryBroker } from './broker/memory-broker.js';
 export { clampPriority, MAX_PRIORITY } from './broker/priority-queue.js';
 export type { ResultBackend, BackendCapabilities, SetResultOptions } from './backend/result-backend.js';

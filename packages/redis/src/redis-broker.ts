@@ -33,6 +33,7 @@ import { randomUUID } from 'node:crypto';
 import {
   ClosedError,
   ConfigError,
+  checkPrefetch,
   Lifecycle,
   StateError,
   type AdapterContext,
@@ -55,7 +56,7 @@ import { encodeEnvelope, publishPriority } from './kombu-envelope.js';
 import { bindingMember, KombuKeys } from './kombu-keys.js';
 import { classifyRedisError, RedisUnavailableError } from './redis-errors.js';
 import { resolveBrokerOptions, type RedisBrokerOptions, type ResolvedBrokerOptions } from './redis-broker-options.js';
-import { checkPrefetch, RedisConsumer, untilAborted, type ConsumerHost } from './redis-consumer.js';
+import { RedisConsumer, untilAborted, type ConsumerHost } from './redis-consumer.js';
 import { RedisDeadLetters } from './redis-dead-letters.js';
 import { RedisFanout, type FanoutMessage, type FanoutSubscription, type SubscribeOptions } from './redis-fanout.js';
 import { TakenMessages } from './taken-messages.js';

@@ -22,7 +22,7 @@
  * it waits for the connection to come back (or backs off, for errors that are not about the
  * connection), then resumes. It never gives up until cancelled.
  */
-import { ConfigError, Lifecycle, type Consumer, type Delivery, type Logger } from '@celeriac/core';
+import { checkPrefetch, Lifecycle, type Consumer, type Delivery, type Logger } from '@celeriac/core';
 import type { BrokerConnection } from './broker-connection.js';
 import { classifyRedisError } from './redis-errors.js';
 import { sleep } from './redis-retry.js';
@@ -317,9 +317,3 @@ export async function untilAborted<T>(promise: Promise<T>, signal: AbortSignal):
   }
 }
 
-export function checkPrefetch(prefetch: number): number {
-  if (!Number.isInteger(prefetch) || prefetch < 1) {
-    throw new ConfigError(`consume option "prefetch" must be a positive integer, got ${JSON.stringify(prefetch)}`);
-  }
-  return prefetch;
-}

@@ -7,7 +7,7 @@
  * starts at 1 ms and doubles up to the poll interval while the queues stay empty. Delayed messages
  * and expired leases are picked up by these looks too, so nothing depends on a wake-up arriving.
  */
-import { ConfigError, Lifecycle, type Consumer, type Delivery, type Logger } from '@celeriac/core';
+import { checkPrefetch, Lifecycle, type Consumer, type Delivery, type Logger } from '@celeriac/core';
 
 /** What the consumer needs from its broker. */
 export interface ConsumerHost {
@@ -152,9 +152,3 @@ export class SqliteConsumer implements Consumer {
   }
 }
 
-function checkPrefetch(prefetch: number): number {
-  if (!Number.isInteger(prefetch) || prefetch < 1) {
-    throw new ConfigError(`consume option "prefetch" must be a positive integer, got ${JSON.stringify(prefetch)}`);
-  }
-  return prefetch;
-}

@@ -5,6 +5,7 @@
  *
  * Every broker runs the conformance suite in `@celeriac/testing`.
  */
+import { ConfigError } from '../errors.js';
 import type { RawMessage } from '../protocol/task-message.js';
 
 export interface BrokerCapabilities {
@@ -121,4 +122,12 @@ export interface Broker {
   deleteDeadLetter(id: string): Promise<boolean>;
   /** Closes connections (idempotent). Unsettled deliveries go back to their queues. */
   close(): Promise<void>;
+}
+
+/** Validates a prefetch limit (consume option or setPrefetch): a positive integer. Every broker calls it. */
+export function checkPrefetch(prefetch: number): number {
+  if (!Number.isInteger(prefetch) || prefetch < 1) {
+    throw new ConfigError(`consume option "prefetch" must be a positive integer, got ${JSON.stringify(prefetch)}`);
+  }
+  return prefetch;
 }

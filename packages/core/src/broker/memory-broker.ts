@@ -20,6 +20,7 @@ import type {
   OutgoingMessage,
   PublishOptions,
 } from './broker.js';
+import { checkPrefetch } from './broker.js';
 import { clampPriority, PriorityQueue, type QueuedMessage } from './priority-queue.js';
 
 interface ConsumerState {
@@ -79,12 +80,12 @@ export class MemoryBroker implements Broker {
 
   async consume(queues: readonly string[], onDelivery: (delivery: Delivery) => void, options: ConsumeOptions): Promise<Consumer> {
     if (this.closed) throw new ClosedError('the memory broker');
-    const state: ConsumerState = { queues: [...queues], onDelivery, prefetch: options.prefetch, unsettled: 0, cancelled: false, next: 0 };
+    const state: ConsumerState = { queues: [...queues], onDelivery, prefetch: checkPrefetch(options.prefetch), unsettled: 0, cancelled: false, next: 0 };
     this.consumers.push(state);
     queueMicrotask(() => this.dispatch());
     return {
       setPrefetch: (prefetch: number) => {
-        state.prefetch = prefetch;
+        state.prefetch = checkPrefetch(prefetch);
         this.dispatch();
       },
       cancel: async () => {
