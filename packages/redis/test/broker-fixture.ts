@@ -6,7 +6,6 @@
  */
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -16,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { silentLogger, type RawMessage } from '@celeriac/core';
 import { RedisBroker, type RedisBrokerOptions } from '@celeriac/redis';
 import { deletePrefixed, rawClient, REDIS_URL, redisSkipReason, uniquePrefix, withPrefix } from './backend-fixture.js';
+import { freePort } from './free-port.js';
 
 export { deletePrefixed, rawClient, REDIS_URL, redisSkipReason, uniquePrefix, withPrefix };
 
@@ -161,13 +161,3 @@ async function until(check: () => boolean, what: string, ms = 10_000): Promise<v
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}

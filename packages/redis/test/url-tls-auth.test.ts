@@ -19,12 +19,12 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { App, silentLogger, Worker } from '@celeriac/core';
 import { Redis, type RedisOptions } from 'ioredis';
+import { freePort } from './free-port.js';
 
 /** Generous: only there so that a broken connection fails the test instead of hanging it. */
 const RESULT_TIMEOUT_MS = 30_000;
@@ -98,16 +98,6 @@ async function startRedis(args: readonly string[]): Promise<Server> {
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** A plain client for looking at what celeriac wrote. */
 async function rawClient(options: RedisOptions): Promise<Redis> {
