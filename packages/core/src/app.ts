@@ -177,7 +177,7 @@ export class App {
   buildMessage(name: string, options: ApplyOptions<readonly unknown[]>, task?: RegisteredTask): TaskMessage {
     validateApplyOptions(name, options);
     const now = new Date();
-    const parent = currentTask.getStore();
+    const parent = currentTask();
     const eta = options.eta ?? (options.countdown !== undefined ? new Date(now.getTime() + options.countdown * 1000) : null);
     const expiresOpt = options.expires ?? task?.options.expires;
     const expires = expiresOpt === undefined ? null : expiresOpt instanceof Date ? expiresOpt : new Date(now.getTime() + expiresOpt * 1000);

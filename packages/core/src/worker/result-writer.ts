@@ -13,23 +13,27 @@ export class ResultWriter {
   ) {}
 
   /** Stores a state for a message; does nothing when the app has no backend. */
-  async store(message: TaskMessage, queue: string, status: TaskState, result: unknown, traceback: string | null = null): Promise<void> {
+  store(message: TaskMessage, queue: string, status: TaskState, result: unknown, traceback: string | null = null): Promise<void> {
     const backend = this.app.backend;
-    if (!backend) return;
-    const h = message.headers;
-    const meta = buildResultMeta({
-      taskId: h.id,
-      status,
-      result,
-      traceback,
-      groupId: h.group,
-      parentId: h.parent_id,
-      extended: this.app.resultExtended
-        ? { name: h.task, args: message.args, kwargs: message.kwargs, worker: this.hostname, retries: h.retries, queue }
-        : undefined,
-      now: new Date(),
-    });
-    await backend.set(h.id, meta, { expiresIn: this.app.resultExpires });
+    if (!backend) return Promise.resolve();
+    try {
+      const h = message.headers;
+      const meta = buildResultMeta({
+        taskId: h.id,
+        status,
+        result,
+        traceback,
+        groupId: h.group,
+        parentId: h.parent_id,
+        extended: this.app.resultExtended
+          ? { name: h.task, args: message.args, kwargs: message.kwargs, worker: this.hostname, retries: h.retries, queue }
+          : undefined,
+        now: new Date(),
+      });
+      return backend.set(h.id, meta, { expiresIn: this.app.resultExpires });
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Stores an exception state (FAILURE, RETRY, REVOKED) with the serialized error. */

@@ -2,7 +2,7 @@
  * Running one task: bind its arguments, give it a context, enforce its time limits, and classify
  * how it ended. Storing results and settling the message is the worker's job, not this file's.
  */
-import { currentTask } from '../current-task.js';
+import { isThenable, runAsTask } from '../current-task.js';
 import { ConfigError, Ignore, MaxRetriesExceededError, Reject, Retry, SoftTimeLimitExceeded, TimeLimitExceeded, NotSerializableError } from '../errors.js';
 import { bindArguments } from '../params.js';
 import { exponentialBackoff } from '../retry-policy.js';
@@ -22,9 +22,30 @@ export interface ExecutionEnv {
   updateState(request: TaskRequest, state: string, meta: unknown): Promise<void>;
 }
 
-export async function executeTask(request: TaskRequest, env: ExecutionEnv): Promise<Outcome> {
+/**
+ * Runs the task and tells how it ended: at once when the task function returned a plain value or
+ * threw (no promise, no timer: most of a no-op task's cost is otherwise promise bookkeeping), else
+ * once its promise settles or its hard time limit passes.
+ */
+export function executeTask(request: TaskRequest, env: ExecutionEnv): Outcome | Promise<Outcome> {
   request.running = true;
   const ctx = createContext(request, env);
+  let returned: unknown;
+  try {
+    returned = runTask(request, ctx);
+  } catch (error) {
+    request.running = false;
+    return classifyError(request, ctx, error);
+  }
+  if (!isThenable(returned)) {
+    request.running = false;
+    return successOutcome(returned);
+  }
+  return awaitTask(request, ctx, returned);
+}
+
+/** The time limits run from when the task returned its promise (its synchronous part cannot be interrupted anyway). */
+async function awaitTask(request: TaskRequest, ctx: TaskContext, returned: PromiseLike<unknown>): Promise<Outcome> {
   const { hard, soft } = request.timeLimits;
   const timers: NodeJS.Timeout[] = [];
   if (soft !== null) timers.push(setTimeout(() => request.abort(new SoftTimeLimitExceeded(soft)), soft * 1000));
@@ -40,7 +61,7 @@ export async function executeTask(request: TaskRequest, env: ExecutionEnv): Prom
       );
     });
   }
-  const running = runTask(request, ctx).then(
+  const running = Promise.resolve(returned).then(
     (value) => successOutcome(value),
     (error: unknown) => classifyError(request, ctx, error),
   );
@@ -52,11 +73,10 @@ export async function executeTask(request: TaskRequest, env: ExecutionEnv): Prom
   }
 }
 
-async function runTask(request: TaskRequest, ctx: TaskContext): Promise<unknown> {
+function runTask(request: TaskRequest, ctx: TaskContext): unknown {
   const { message, task } = request;
   const args = bindArguments(task.name, task.options.paramSpecs, message.args, message.kwargs);
-  const frame = { id: request.id, rootId: message.headers.root_id };
-  return currentTask.run(frame, () => task.invoke(ctx, args));
+  return runAsTask(task, { id: request.id, rootId: message.headers.root_id }, () => task.invoke(ctx, args));
 }
 
 function successOutcome(value: unknown): Outcome {

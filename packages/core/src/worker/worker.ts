@@ -15,16 +15,22 @@ import type { Consumer, Delivery } from '../broker/broker.js';
 import { BadMessageError, ConfigError, NotRegistered, StateError, TaskRevokedError } from '../errors.js';
 import { Lifecycle } from '../lifecycle.js';
 import { States } from '../protocol/result-meta.js';
-import { decodeTaskMessage } from '../protocol/task-message.js';
+import { decodeTaskMessage, type TaskMessage } from '../protocol/task-message.js';
+import { isThenable } from '../current-task.js';
 import { TaskRequest } from './request.js';
 import { ResultWriter } from './result-writer.js';
-import { executeTask, type Outcome } from './task-execution.js';
+import { executeTask, type ExecutionEnv, type Outcome } from './task-execution.js';
+import { WorkSet } from './work-set.js';
 import { publishRetry } from './retry-publisher.js';
 
 export interface WorkerOptions {
   /** Queues to consume. @default [app.defaultQueue] */
   queues?: readonly string[];
-  /** Tasks run at once. @default 10 */
+  /**
+   * Task bodies run at once. Recording a finished task's result and settling its message go on
+   * after its slot is free (at most `concurrency × prefetchMultiplier` of them at a time).
+   * @default 10
+   */
   concurrency?: number;
   /** Messages reserved per concurrency slot (prefetch = concurrency × multiplier). @default 4 */
   prefetchMultiplier?: number;
@@ -71,10 +77,20 @@ export class Worker {
   private readonly ready: TaskRequest[] = [];
   private readonly held = new Map<TaskRequest, NodeJS.Timeout>();
   private readonly active = new Set<TaskRequest>();
-  /** Accepting and settling work in flight, awaited before the worker stops. */
-  private readonly pending = new Set<Promise<void>>();
-  /** Running tasks (with their reporting); a warm shutdown waits for them, a cold one does not. */
-  private readonly runs = new Set<Promise<void>>();
+  /**
+   * Tasks whose body has finished and whose outcome is being recorded and settled. They no longer
+   * hold a concurrency slot (concurrency bounds the task bodies running at once), so a worker keeps
+   * running tasks while earlier results are on their way to the backend; at most `prefetch` of them
+   * at a time, which bounds the writes in flight.
+   */
+  private reporting = 0;
+  /** Accepting, recording and settling work in flight, awaited before the worker stops. */
+  private readonly pending: WorkSet;
+  /** Task bodies that returned a promise; a warm shutdown waits for them, a cold one does not. */
+  private readonly running: WorkSet;
+  /** What task bodies get to report progress (one object for every task). */
+  private readonly env: ExecutionEnv;
+  private pumping = false;
   private coldRequested = false;
   private stopped!: Promise<void>;
   private resolveStopped!: () => void;
@@ -94,6 +110,17 @@ export class Worker {
     this.prefetch = this.concurrency * multiplier;
     this.lifecycle = new Lifecycle<WorkerState>(`worker ${this.hostname}`, 'created', TRANSITIONS, app.logger);
     this.writer = new ResultWriter(app, this.hostname);
+    const logError = (error: unknown) => app.logger.error('worker error', { error });
+    this.pending = new WorkSet(logError);
+    this.running = new WorkSet(logError);
+    this.env = {
+      hostname: this.hostname,
+      updateState: (req, state, meta) => {
+        // Once the task has been reported, a late progress call must not replace its final state.
+        if (req.ignoreResult || req.finished) return Promise.resolve();
+        return this.writer.store(req.message, req.delivery.queue, state, meta);
+      },
+    };
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
   }
 
@@ -162,17 +189,29 @@ export class Worker {
     this.held.clear();
     await Promise.all(giveBack.map((r) => r.reject(true)));
     // Warm: wait for running tasks. Cold: only for settling work (late-ack messages going back).
-    while (this.pending.size || (this.runs.size && !this.coldRequested)) await Promise.race([...this.pending, ...this.runs, sleep(50)]);
+    while (this.pending.size || (this.running.size && !this.coldRequested)) {
+      // Re-checked at least every 50 ms: a cold shutdown may stop the wait for running tasks.
+      const waits = [sleep(50)];
+      if (this.pending.size) waits.push(this.pending.changed());
+      if (this.running.size && !this.coldRequested) waits.push(this.running.changed());
+      await Promise.race(waits);
+    }
     this.removeSignalHandlers();
     this.lifecycle.set('stopped');
     this.resolveStopped();
   }
 
   private onDelivery(delivery: Delivery): void {
-    this.track(this.accept(delivery));
+    try {
+      const work = this.accept(delivery);
+      if (work) this.pending.add(work);
+    } catch (err) {
+      this.app.logger.error('worker error', { error: err });
+    }
   }
 
-  private async accept(delivery: Delivery): Promise<void> {
+  /** Decodes a delivery and queues it to run; returns the work it started when it did not queue it. */
+  private accept(delivery: Delivery): Promise<void> | void {
     if (!this.lifecycle.is('running', 'starting')) return delivery.reject(true);
     this.stats.received++;
     let message;
@@ -184,19 +223,21 @@ export class Worker {
       return this.deadLetter(delivery, 'bad-message:undecodable', `message could not be decoded: ${(err as Error).message}`);
     }
     const task = this.app.tasks.get(message.headers.task);
-    if (!task) {
-      this.app.logger.error(`received unregistered task ${message.headers.task}`, { id: message.headers.id });
-      if (!message.headers.ignore_result) {
-        await this.save(message.headers.id, () => this.writer.storeError(message, delivery.queue, States.FAILURE, new NotRegistered(message.headers.task), false));
-      }
-      return this.deadLetter(delivery, 'not-registered', `task "${message.headers.task}" is not registered on worker ${this.hostname}`);
-    }
+    if (!task) return this.unregistered(delivery, message);
     const request = new TaskRequest(delivery, message, task);
     if (request.isExpired(Date.now())) return this.revokeExpired(request);
     const wait = message.eta ? message.eta.getTime() - Date.now() : 0;
     if (wait > 0) return this.hold(request, wait);
     this.ready.push(request);
     this.pump();
+  }
+
+  private async unregistered(delivery: Delivery, message: TaskMessage): Promise<void> {
+    this.app.logger.error(`received unregistered task ${message.headers.task}`, { id: message.headers.id });
+    if (!message.headers.ignore_result) {
+      await this.save(message.headers.id, () => this.writer.storeError(message, delivery.queue, States.FAILURE, new NotRegistered(message.headers.task), false));
+    }
+    return this.deadLetter(delivery, 'not-registered', `task "${message.headers.task}" is not registered on worker ${this.hostname}`);
   }
 
   /** Keeps an ETA task until it is due; raises prefetch by one meanwhile, as Celery does. */
@@ -213,49 +254,93 @@ export class Worker {
   }
 
   private pump(): void {
-    while (this.active.size < this.concurrency && this.ready.length && this.lifecycle.is('running')) {
-      const request = this.ready.shift()!;
-      this.active.add(request);
-      const run = this.runRequest(request)
-        .catch((err: unknown) => this.app.logger.error('worker error', { error: err }))
-        .finally(() => {
-          this.active.delete(request);
-          this.runs.delete(run);
-          this.pump();
-        });
-      this.runs.add(run);
+    // A task that finishes at once frees its slot inside start(): the loop below takes the next
+    // one, rather than a nested pump() per task.
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.active.size < this.concurrency && this.reporting < this.prefetch && this.ready.length && this.lifecycle.is('running')) {
+        this.start(this.ready.shift()!);
+      }
+    } finally {
+      this.pumping = false;
     }
   }
 
-  private async runRequest(request: TaskRequest): Promise<void> {
+  /** Runs a request in a slot, freed as soon as its body is done. */
+  private start(request: TaskRequest): void {
+    this.active.add(request);
+    let running: Promise<void> | void = undefined;
+    try {
+      running = this.runRequest(request);
+    } catch (err) {
+      this.app.logger.error('worker error', { error: err });
+    }
+    if (running) {
+      this.running.add(running, (failed, err) => {
+        if (failed) this.app.logger.error('worker error', { error: err });
+        this.active.delete(request);
+        this.pump();
+      });
+    } else {
+      this.active.delete(request);
+    }
+  }
+
+  private runRequest(request: TaskRequest): Promise<void> | void {
     if (request.isExpired(Date.now())) return this.revokeExpired(request);
     if (!request.acksLate) {
       // Early ack, sent as the task starts and not waited for (one round trip less per task). If
       // it fails the message is still the broker's: it comes back, and at-least-once holds.
-      this.track(request.ack().catch((err: unknown) => {
-        this.app.logger.error(`acknowledging task ${request.name}[${request.id}] failed; the broker may deliver it again`, { error: err });
-      }));
+      this.pending.add(request.ack(), (failed, err) => {
+        if (failed) this.app.logger.error(`acknowledging task ${request.name}[${request.id}] failed; the broker may deliver it again`, { error: err });
+      });
     }
-    if (request.task.options.trackStarted && !request.ignoreResult) {
-      const started = { pid: process.pid, hostname: this.hostname };
-      await this.save(request.id, () => this.writer.store(request.message, request.delivery.queue, States.STARTED, started));
-    }
-    const outcome = await executeTask(request, {
-      hostname: this.hostname,
-      updateState: (req, state, meta) => {
-        // Once the task has been reported, a late progress call must not replace its final state.
-        if (req.ignoreResult || req.finished) return Promise.resolve();
-        return this.writer.store(req.message, req.delivery.queue, state, meta);
-      },
+    if (request.task.options.trackStarted && !request.ignoreResult) return this.runStarted(request);
+    return this.execute(request);
+  }
+
+  private async runStarted(request: TaskRequest): Promise<void> {
+    const started = { pid: process.pid, hostname: this.hostname };
+    await this.save(request.id, () => this.writer.store(request.message, request.delivery.queue, States.STARTED, started));
+    await this.execute(request);
+  }
+
+  /** Runs the body; once it is done, its outcome is reported without holding the slot. */
+  private execute(request: TaskRequest): Promise<void> | void {
+    const outcome = executeTask(request, this.env);
+    if (!isThenable(outcome)) return this.finished(request, outcome);
+    return outcome.then((o) => this.finished(request, o));
+  }
+
+  private finished(request: TaskRequest, outcome: Outcome): void {
+    this.reporting++;
+    this.pending.add(this.report(request, outcome), (failed, err) => {
+      this.reporting--;
+      if (failed) this.app.logger.error(`storing the result of task ${request.name}[${request.id}] failed`, { error: err });
+      this.pump();
     });
-    await this.report(request, outcome);
+  }
+
+  /**
+   * How a task ended, recorded, then its message settled. The common case (success, early ack)
+   * is one result write; a failed write rejects, and is logged by finished().
+   */
+  private report(request: TaskRequest, outcome: Outcome): Promise<void> {
+    if (outcome.kind === 'success' && !request.acksLate && !request.givenBack) {
+      request.finished = true;
+      this.stats.succeeded++;
+      if (request.ignoreResult) return RESOLVED;
+      return this.writer.store(request.message, request.delivery.queue, States.SUCCESS, outcome.value);
+    }
+    return this.reportAndSettle(request, outcome);
   }
 
   /**
    * Records how a task ended, then settles its message. Settling happens whatever the recording
    * did: a failed result write is logged, never a reason to leave a message unacknowledged.
    */
-  private async report(request: TaskRequest, outcome: Outcome): Promise<void> {
+  private async reportAndSettle(request: TaskRequest, outcome: Outcome): Promise<void> {
     request.finished = true;
     // A cold shutdown already gave a late-ack message back: its next run reports, not this one.
     if (request.givenBack) return;
@@ -338,15 +423,9 @@ export class Worker {
       // A late-ack task goes back to the queue so another worker runs it; early-ack ones are gone.
       if (request.acksLate) {
         request.givenBack = true;
-        this.track(request.reject(true));
+        this.pending.add(request.reject(true));
       }
     }
-  }
-
-  private track(work: Promise<void>): void {
-    const p = work.catch((err: unknown) => this.app.logger.error('worker error', { error: err }));
-    this.pending.add(p);
-    void p.finally(() => this.pending.delete(p));
   }
 
   private installSignalHandlers(): void {
@@ -366,6 +445,8 @@ export class Worker {
     this.signalHandlers.length = 0;
   }
 }
+
+const RESOLVED = Promise.resolve();
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
