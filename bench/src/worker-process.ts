@@ -42,10 +42,16 @@ process.once('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
 
+/**
+ * The parent's `--conditions` flags: `npm run bench` runs the built packages (dist, what users
+ * run); a run with `--conditions=development` runs their sources, and so do its workers.
+ */
+const CONDITIONS = process.execArgv.filter((arg) => arg.startsWith('--conditions'));
+
 /** Starts `script` (TypeScript, through tsx) with `args`; resolves once it is connected and waiting. */
 export async function spawnWorkerProcess(script: string, args: readonly string[], options: SpawnOptions = {}): Promise<WorkerHandle> {
   const profile = options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : [];
-  const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', ...profile, script, ...args], {
+  const child = spawn(process.execPath, [...CONDITIONS, '--import', 'tsx', ...profile, script, ...args], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   children.add(child);
