@@ -166,8 +166,12 @@ export class App {
         message: encodeForSend(message),
         options: { queue: options.queue ?? task?.options.queue ?? this.defaultQueue, priority: message.properties.priority ?? 0, notBefore: message.eta },
         id: message.headers.id,
+        ignoreResult: message.headers.ignore_result,
       };
     });
+    // One task sent on its own is usually awaited next (a request waiting on its result): its
+    // result watch is armed alongside the send. Bulk sends skip it (thousands of subscriptions).
+    if (outgoing.length === 1 && !outgoing[0]!.ignoreResult) this.backendInstance?.expect?.(outgoing[0]!.id);
     await this.connect();
     await this.broker.publishMany(outgoing);
     return outgoing.map((o) => this.asyncResult(o.id));

@@ -38,6 +38,7 @@ import { RedisGroupStore, type GroupStore, type ResultTuple } from './result-gro
 import { ResultKeys } from './result-keys.js';
 import { ttlMs } from './result-scripts.js';
 import { ResultWrites } from './result-writes.js';
+import { laneFor } from './shared-lane.js';
 import { ResultSubscriber } from './result-subscriber.js';
 import { ioredisOptions, mask, parseRedisUrl, rejectUnknownOptions } from './redis-url.js';
 
@@ -118,7 +119,13 @@ export class RedisBackend implements ResultBackend, GroupStore {
     );
     const commands = () => this.commands();
     this.groups = new RedisGroupStore(commands, this.keys, this.logger);
-    this.writes = new ResultWrites({ client: commands, stopped: () => this.state === 'closed', logger: this.logger, what: `redis backend ${this.shownUrl}` });
+    this.writes = new ResultWrites({
+      client: commands,
+      stopped: () => this.state === 'closed',
+      logger: this.logger,
+      what: `redis backend ${this.shownUrl}`,
+      lane: laneFor(parsed.connection),
+    });
     this.chords = new RedisChordStore(commands, this.keys);
   }
 
@@ -138,12 +145,16 @@ export class RedisBackend implements ResultBackend, GroupStore {
     return texts.map((text, i) => this.decode(taskIds[i]!, text));
   }
 
-  async set(taskId: string, meta: ResultMeta, options: SetResultOptions = {}): Promise<void> {
-    const ttl = ttlMs(options.expiresIn, 'set()');
-    if (typeof meta?.status !== 'string') throw new ConfigError(`result metadata needs a string "status", got ${JSON.stringify(meta?.status)}`);
-    // Written together with the other results of this event-loop turn, and retried through an
-    // outage (result-writes.ts): the worker acknowledges the task once this resolves.
-    await this.writes.write(this.keys.task(taskId), JSON.stringify(meta), ttl, true);
+  set(taskId: string, meta: ResultMeta, options: SetResultOptions = {}): Promise<void> {
+    try {
+      const ttl = ttlMs(options.expiresIn, 'set()');
+      if (typeof meta?.status !== 'string') throw new ConfigError(`result metadata needs a string "status", got ${JSON.stringify(meta?.status)}`);
+      // Written together with the other results of this event-loop turn, and retried through an
+      // outage (result-writes.ts): the worker acknowledges the task once this resolves.
+      return this.writes.write(this.keys.task(taskId), JSON.stringify(meta), ttl, true);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   async delete(taskId: string): Promise<void> {
@@ -154,6 +165,17 @@ export class RedisBackend implements ResultBackend, GroupStore {
   async watch(taskId: string, signal: AbortSignal): Promise<ResultMeta | void> {
     const published = await this.subscriber.watch(this.keys.task(taskId), signal);
     return published === undefined ? undefined : (this.decode(taskId, published) ?? undefined);
+  }
+
+  /** Subscribes to the task's channel now, ahead of the `watch()` that is likely to follow. */
+  expect(taskId: string): void {
+    this.subscriber.prepare(this.keys.task(taskId));
+  }
+
+  /** What the channel armed by `expect()` has seen (see ResultBackend.peek). */
+  peek(taskId: string): ResultMeta | null | undefined {
+    const seen = this.subscriber.peek(this.keys.task(taskId));
+    return seen === null || seen === undefined ? seen : (this.decode(taskId, seen) ?? undefined);
   }
 
   saveGroup(groupId: string, result: ResultTuple, options?: SetResultOptions): Promise<void> {
@@ -171,6 +193,7 @@ export class RedisBackend implements ResultBackend, GroupStore {
   async close(): Promise<void> {
     if (this.state === 'closed') return;
     // Result writes still waiting for the end of this turn go now, ahead of the QUIT.
+    this.writes.leave();
     const writing = this.writes.drain();
     this.setState('closed');
     const client = this.client;

@@ -30,6 +30,13 @@ interface Channel {
   confirmed: boolean;
   /** When its last watcher left (performance.now() ms); null while watched. */
   idleSince: number | null;
+  /**
+   * Subscribed (the SUBSCRIBE written) before the task was sent, and without a break since: every
+   * state the task's worker published reached this connection (see `peek`).
+   */
+  sinceSend: boolean;
+  /** The last message published on the channel while subscribed. */
+  last: string | undefined;
 }
 
 /** Most channels in one UNSUBSCRIBE. */
@@ -67,7 +74,7 @@ export class ResultSubscriber {
       if (signal.aborted || this.state === 'closed') return resolve(undefined);
       let entry = this.channels.get(channel);
       if (!entry) {
-        entry = { watchers: new Set(), confirmed: false, idleSince: null };
+        entry = { watchers: new Set(), confirmed: false, idleSince: null, sinceSend: false, last: undefined };
         this.channels.set(channel, entry);
         this.subscribe(channel, entry);
       } else if (entry.idleSince !== null) {
@@ -85,6 +92,31 @@ export class ResultSubscriber {
       current.watchers.add(wake);
       signal.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  /**
+   * Subscribes to `channel` ahead of any watcher, just before its task is sent: unwatched, it
+   * lapses after the grace period as a released channel does. Its confirmation wakes nobody: the
+   * SUBSCRIBE was written before the task, so Redis runs it before anything the task's worker
+   * publishes (on one host, Redis reads both from the same wake-up; across a network a delayed
+   * SUBSCRIBE could lose that race, which the waiters' bounded waits and re-reads still cover).
+   */
+  prepare(channel: string): void {
+    if (this.state === 'closed' || this.channels.has(channel)) return;
+    const entry: Channel = { watchers: new Set(), confirmed: false, idleSince: null, sinceSend: true, last: undefined };
+    this.channels.set(channel, entry);
+    this.subscribe(channel, entry);
+    this.release(channel, entry);
+  }
+
+  /**
+   * What a channel subscribed since before its task was sent has seen, without asking Redis: the
+   * last message, or null when nothing was published yet; undefined when that cannot be told
+   * (not prepared, lapsed, or resubscribed after a reconnect).
+   */
+  peek(channel: string): string | null | undefined {
+    const entry = this.channels.get(channel);
+    return entry?.sinceSend ? (entry.last ?? null) : undefined;
   }
 
   /** Channels currently subscribed or being subscribed (for tests and diagnostics). */
@@ -111,7 +143,9 @@ export class ResultSubscriber {
     const client = this.createClient();
     client.on('message', (channel: string, message: string) => {
       const entry = this.channels.get(channel);
-      if (entry) wakeAll(entry, message);
+      if (!entry) return;
+      entry.last = message;
+      wakeAll(entry, message);
     });
     client.on('ready', () => this.onReady());
     client.on('close', () => {
@@ -137,6 +171,7 @@ export class ResultSubscriber {
     // are woken once the server confirms it, so their re-read sees anything missed meanwhile.
     for (const [channel, entry] of this.channels) {
       entry.confirmed = false;
+      entry.sinceSend = false;
       this.subscribe(channel, entry);
     }
   }
@@ -148,7 +183,7 @@ export class ResultSubscriber {
         () => {
           if (this.channels.get(channel) !== entry || entry.confirmed) return;
           entry.confirmed = true;
-          wakeAll(entry);
+          if (!entry.sinceSend) wakeAll(entry);
         },
         (err: unknown) => {
           // Not woken here: a caller that re-watched at once would spin on a failing connection.
@@ -176,8 +211,9 @@ export class ResultSubscriber {
     for (const channel of this.lingering) {
       const entry = this.channels.get(channel);
       if (entry && entry.idleSince !== null && now - entry.idleSince < this.lingerMs) {
-        // Oldest first: the rest lingered less.
-        this.sweepTimer = this.sweepAfter(entry.idleSince + this.lingerMs - now);
+        // Oldest first: the rest lingered less. No sooner than half a grace period from now, so
+        // that channels released one after another go in one UNSUBSCRIBE, not one each.
+        this.sweepTimer = this.sweepAfter(Math.max(entry.idleSince + this.lingerMs - now, this.lingerMs / 2));
         break;
       }
       this.lingering.delete(channel);

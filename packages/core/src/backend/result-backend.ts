@@ -40,5 +40,18 @@ export interface ResultBackend {
    * caller a read.
    */
   watch(taskId: string, signal: AbortSignal): Promise<ResultMeta | void>;
+  /**
+   * Optional. The app is about to send `taskId` and its result will likely be awaited: a backend
+   * whose `watch()` takes a round trip to arm (a Redis SUBSCRIBE) may start arming it now, so it
+   * is live before the task's worker can publish (Celery's client subscribes as it sends, too).
+   * It holds nothing for long: unwatched, it lapses as a finished watch does.
+   */
+  expect?(taskId: string): void;
+  /**
+   * Optional. What the backend can tell without a round trip, for a task it was told to `expect`:
+   * the latest metadata pushed to it, or null when it knows nothing was stored yet; undefined
+   * when it cannot tell (then read with `get()`). Waiters use it for their first look only.
+   */
+  peek?(taskId: string): ResultMeta | null | undefined;
   close(): Promise<void>;
 }

@@ -16,6 +16,9 @@ export async function waitForReady(
   signal?: AbortSignal,
 ): Promise<ResultMeta | null> {
   const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+  // The first look may be the backend's own knowledge (a watch armed as the task was sent); every
+  // later one, after a wake-up without a final state, reads the store.
+  let peek = backend.peek !== undefined;
   for (;;) {
     const wake = new AbortController();
     const onAbort = () => wake.abort(WOKEN);
@@ -25,7 +28,9 @@ export async function waitForReady(
     const timer = setTimeout(() => wake.abort(WOKEN), Math.max(0, Math.min(remaining, 1000)));
     try {
       const watching = backend.watch(taskId, wake.signal);
-      const meta = await backend.get(taskId);
+      const known = peek ? backend.peek!(taskId) : undefined;
+      peek = false;
+      const meta = known === undefined ? await backend.get(taskId) : known;
       if (meta && READY_STATES.has(meta.status)) return meta;
       if (remaining <= 0 || signal?.aborted) return null;
       const pushed = await watching;
