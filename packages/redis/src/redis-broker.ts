@@ -59,6 +59,7 @@ import { resolveBrokerOptions, type RedisBrokerOptions, type ResolvedBrokerOptio
 import { RedisConsumer, untilAborted, type ConsumerHost } from './redis-consumer.js';
 import { RedisDeadLetters } from './redis-dead-letters.js';
 import { RedisFanout, type FanoutMessage, type FanoutSubscription, type SubscribeOptions } from './redis-fanout.js';
+import { laneFor } from './shared-lane.js';
 import { TakenMessages } from './taken-messages.js';
 import { UnackedUpkeep } from './unacked-upkeep.js';
 
@@ -114,7 +115,7 @@ export class RedisBroker implements Broker {
       logger: this.options.logger,
       stopped: () => !this.lifecycle.is('open'),
     });
-    this.taken = new TakenMessages(this.held, this.keys, this.options.logger);
+    this.taken = new TakenMessages(this.held, this.keys, this.options.logger, laneFor(this.options.connection));
     this.deadLetters = new RedisDeadLetters((what) => this.ready(what), this.keys);
     this.fanout = new RedisFanout(this.keys, this.options.logger, () => this.open(), () => {
       const conn = new BrokerConnection(this.options, 'pubsub');
@@ -124,14 +125,14 @@ export class RedisBroker implements Broker {
     this.host = {
       blockTimeoutMs: this.options.blockTimeoutMs,
       logger: this.options.logger,
-      take: async (consumer, queues, order, limit) => {
+      take: async (consumer, queues, order) => {
         await this.upkeep.first;
-        return this.taken.take(this.open().client, consumer, queues, order, limit);
+        return this.taken.take(this.open().client, consumer, queues, order);
       },
-      waitAndTake: async (consumer, blocking, list, queues, order, limit) => {
+      waitAndTake: async (consumer, blocking, list, queues, order) => {
         await this.upkeep.first;
         const wait = { blocking: blocking.client, commands: this.open().client, list, timeoutS: this.options.blockTimeoutMs / 1000 };
-        return this.taken.waitAndTake(wait, consumer, queues, order, limit);
+        return this.taken.waitAndTake(wait, consumer, queues, order);
       },
       unblock: async (clientId) => {
         await this.conn.client.client('UNBLOCK', clientId);

@@ -34,16 +34,18 @@ export interface TakeBatch {
   readonly deliveries: readonly Delivery[];
   /** How many messages the take set aside as malformed (no delivery to hand over). */
   readonly deadLettered: number;
+  /** How many it asked for (0: not sent). */
+  readonly asked: number;
 }
 
 /** What the consumer needs from its broker. */
 export interface ConsumerHost {
   readonly blockTimeoutMs: number;
   readonly logger: Logger;
-  /** Takes up to `limit` messages from `queues`, tried in `order` (indices into `queues`). */
-  take(consumer: RedisConsumer, queues: readonly string[], order: readonly number[], limit: number): Promise<TakeBatch>;
+  /** Takes up to `consumer.credit` messages from `queues`, tried in `order` (indices into `queues`). */
+  take(consumer: RedisConsumer, queues: readonly string[], order: readonly number[]): Promise<TakeBatch>;
   /** Waits on `blocking` for `list` to have something (or the block timeout), then takes as `take`. */
-  waitAndTake(consumer: RedisConsumer, blocking: BrokerConnection, list: string, queues: readonly string[], order: readonly number[], limit: number): Promise<TakeBatch>;
+  waitAndTake(consumer: RedisConsumer, blocking: BrokerConnection, list: string, queues: readonly string[], order: readonly number[]): Promise<TakeBatch>;
   /** Ends the blocking command of the connection with this CLIENT ID (as if it timed out). */
   unblock(clientId: number): Promise<void>;
   /** The Redis key of a queue's main list. */
@@ -143,6 +145,11 @@ export class RedisConsumer implements Consumer {
     await this.blocking?.close();
   }
 
+  /** Messages the next take may bring: the prefetch credit left, at most one batch. */
+  get credit(): number {
+    return Math.min(this.prefetch - this.unsettled, MAX_BATCH);
+  }
+
   /** A delivery of this consumer was settled: one more credit. */
   settled(): void {
     this.unsettled--;
@@ -154,21 +161,19 @@ export class RedisConsumer implements Consumer {
     // The last take found the lists empty: wait for a message before taking again.
     let idle = false;
     while (!this.stop.signal.aborted) {
-      const credit = this.prefetch - this.unsettled;
-      if (credit <= 0) {
+      if (this.credit <= 0) {
         await new Promise<void>((resolve) => (this.creditWaiter = resolve));
         continue;
       }
-      const limit = Math.min(credit, MAX_BATCH);
       try {
-        const batch = await this.untilCancelled(idle ? this.waitAndTake(limit) : this.host.take(this, this.queues, this.order, limit), idle);
+        const batch = await this.untilCancelled(idle ? this.waitAndTake() : this.host.take(this, this.queues, this.order), idle);
         if (!batch) break;
         this.order = [...batch.order];
         if (this.lifecycle.is('waiting')) this.lifecycle.set('consuming');
         backoff = 100;
         this.handOver(batch.deliveries);
         // Fewer than asked for means the lists ran dry: the next take waits for a message.
-        idle = batch.deliveries.length + batch.deadLettered < limit;
+        if (batch.asked > 0) idle = batch.deliveries.length + batch.deadLettered < batch.asked;
       } catch (err) {
         if (this.stop.signal.aborted) break;
         idle = false;
@@ -236,7 +241,7 @@ export class RedisConsumer implements Consumer {
   }
 
   /** Waits until the first queue in the current order has something (or the block timeout), then takes. */
-  private waitAndTake(limit: number): Promise<TakeBatch> {
+  private waitAndTake(): Promise<TakeBatch> {
     const blocking = (this.blocking ??= this.openBlocking());
     if (this.blockingId === null && !this.learningId) {
       // Sent ahead of the wait, so the id is known while it blocks.
@@ -250,7 +255,7 @@ export class RedisConsumer implements Consumer {
       );
     }
     const list = this.host.mainList(this.queues[this.order[0] ?? 0]!);
-    return this.host.waitAndTake(this, blocking, list, this.queues, this.order, limit);
+    return this.host.waitAndTake(this, blocking, list, this.queues, this.order);
   }
 
   /**

@@ -1,5 +1,5 @@
 /**
- * The result writes of one event-loop callback (and the promise jobs it started), sent to Redis as one script call
+ * The result writes of one event-loop turn, sent to Redis as one script call
  * (result-scripts.ts STORE_AND_PUBLISH_MANY) rather than one call each: a worker finishing many
  * tasks at once pays one command, one reply and one script run for all of them. Each write still
  * resolves, or fails, on its own.
@@ -11,7 +11,8 @@
  * stored SUCCESS is never replaced, and a repeated write stores the same value.
  */
 import { retryDriverOperation, type Logger } from '@celeriac/core';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { Lane, Rider } from './shared-lane.js';
 import { classifyRedisError } from './redis-errors.js';
 import { STORE_AND_PUBLISH_MANY } from './result-scripts.js';
 
@@ -23,6 +24,8 @@ export interface ResultWritesOptions {
   readonly logger: Logger;
   /** Names the backend in log lines. */
   readonly what: string;
+  /** The lane shared with a broker on the same server and database (shared-lane.ts). */
+  readonly lane?: Lane;
 }
 
 interface PendingWrite {
@@ -37,12 +40,15 @@ interface PendingWrite {
 /** Most writes in one script call, so one call never holds Redis for long. */
 const MAX_BATCH = 500;
 
-export class ResultWrites {
+export class ResultWrites implements Rider {
   private pending: PendingWrite[] = [];
   private scheduled = false;
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly leaveLane: () => void;
 
-  constructor(private readonly options: ResultWritesOptions) {}
+  constructor(private readonly options: ResultWritesOptions) {
+    this.leaveLane = options.lane?.join(this) ?? (() => {});
+  }
 
   /**
    * Stores `value` at `key` (with a time to live in ms, 0 = none) and publishes it on the key's
@@ -54,9 +60,9 @@ export class ResultWrites {
       this.pending.push({ key, value, ttlMs, keepSuccess, resolve, reject });
       if (this.scheduled) return;
       this.scheduled = true;
-      // Once the current callback and its promise jobs are done: every result a batch of tasks
-      // stored in them goes together, ahead of the broker's next take (taken-messages.ts).
-      process.nextTick(() => this.flush());
+      // At the end of the turn: every result a batch of tasks stored in it goes together, in the
+      // broker's take when one is coming (shared-lane.ts), else on its own.
+      setImmediate(this.flushUnlessBoarding);
     });
   }
 
@@ -66,24 +72,53 @@ export class ResultWrites {
     await Promise.all([...this.inFlight]);
   }
 
-  private flush(): void {
-    this.scheduled = false;
+  /** Stops riding the lane (the backend is closing). */
+  leave(): void {
+    this.leaveLane();
+  }
+
+  /**
+   * Rider: adds the writes waiting now to a take's pipeline, each batch with its own callback; a
+   * batch whose command fails (connection lost, script not loaded...) goes again on its own path.
+   */
+  board(pipeline: ChainableCommander | null): void {
+    if (pipeline === null) return this.flush();
     const writes = this.pending;
     this.pending = [];
     for (let i = 0; i < writes.length; i += MAX_BATCH) {
-      const sending = this.send(writes.slice(i, i + MAX_BATCH));
-      this.inFlight.add(sending);
-      void sending.then(() => this.inFlight.delete(sending));
+      const batch = writes.slice(i, i + MAX_BATCH);
+      const { keys, args } = scriptArguments(batch);
+      pipeline.evalsha(STORE_AND_PUBLISH_MANY.sha, keys.length, ...keys, ...args, (err?: Error | null, replies?: unknown) => {
+        const out = replies as unknown[] | undefined;
+        if (err || !Array.isArray(out) || out.some((r) => typeof r === 'string' && classifyRedisError(replyError(r)) !== 'fatal')) {
+          this.track(this.send(batch));
+          return;
+        }
+        settleBatch(batch, out);
+      });
     }
   }
 
+  private readonly flushUnlessBoarding = (): void => {
+    this.scheduled = false;
+    // A take is coming at the end of this turn: it carries the writes (or hands them back).
+    if (this.options.lane?.takePending) return;
+    this.flush();
+  };
+
+  private flush(): void {
+    const writes = this.pending;
+    this.pending = [];
+    for (let i = 0; i < writes.length; i += MAX_BATCH) this.track(this.send(writes.slice(i, i + MAX_BATCH)));
+  }
+
+  private track(sending: Promise<void>): void {
+    this.inFlight.add(sending);
+    void sending.then(() => this.inFlight.delete(sending));
+  }
+
   private async send(batch: readonly PendingWrite[]): Promise<void> {
-    const keys: string[] = [];
-    const args: (string | number)[] = [];
-    for (const w of batch) {
-      keys.push(w.key);
-      args.push(w.value, w.ttlMs, w.keepSuccess ? '1' : '0');
-    }
+    const { keys, args } = scriptArguments(batch);
     const { stopped, logger, what } = this.options;
     let replies: unknown[];
     try {
@@ -101,12 +136,27 @@ export class ResultWrites {
       for (const w of batch) w.reject(err);
       return;
     }
-    batch.forEach((w, i) => {
-      const reply = replies[i];
-      if (typeof reply === 'string') w.reject(replyError(reply));
-      else w.resolve();
-    });
+    settleBatch(batch, replies);
   }
+}
+
+function scriptArguments(batch: readonly PendingWrite[]): { keys: string[]; args: (string | number)[] } {
+  const keys: string[] = [];
+  const args: (string | number)[] = [];
+  for (const w of batch) {
+    keys.push(w.key);
+    args.push(w.value, w.ttlMs, w.keepSuccess ? '1' : '0');
+  }
+  return { keys, args };
+}
+
+/** Resolves each write, or rejects it with its key's error reply. */
+function settleBatch(batch: readonly PendingWrite[], replies: readonly unknown[]): void {
+  batch.forEach((w, i) => {
+    const reply = replies[i];
+    if (typeof reply === 'string') w.reject(replyError(reply));
+    else w.resolve();
+  });
 }
 
 /** An error reply of the script for one key, shaped as ioredis's own (classified the same way). */

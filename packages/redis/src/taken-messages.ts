@@ -15,10 +15,17 @@ import type { AckSlot, HeldDeliveries, Held } from './held-deliveries.js';
 import { decodeEnvelope } from './kombu-envelope.js';
 import { PRIORITY_STEPS, type KombuKeys } from './kombu-keys.js';
 import type { TakeBatch } from './redis-consumer.js';
+import type { Lane } from './shared-lane.js';
 
 /** The consumer a take is for: told when the caller settles a delivery; asked whether it stopped. */
 export interface CreditSink {
   settled(): void;
+  /**
+   * How many messages the next take may bring, read as it is sent (at the end of the turn), so
+   * that every credit freed in the turn counts: a worker whose tasks finish together asks once for
+   * all of them rather than once per task.
+   */
+  readonly credit: number;
   /** True once it was cancelled: a take not yet sent is not sent. */
   readonly cancelled: boolean;
 }
@@ -49,6 +56,7 @@ export class TakenMessages {
     private readonly held: HeldDeliveries,
     private readonly keys: KombuKeys,
     private readonly logger: Logger,
+    private readonly lane: Lane,
   ) {}
 
   /**
@@ -59,20 +67,36 @@ export class TakenMessages {
    * goes out first (result-writes.ts), since a client may be waiting for it while this process
    * still holds messages to run, and acks settled meanwhile ride along.
    */
-  async take(client: Redis, consumer: CreditSink, queues: readonly string[], order: readonly number[], limit: number): Promise<TakeBatch> {
+  async take(client: Redis, consumer: CreditSink, queues: readonly string[], order: readonly number[]): Promise<TakeBatch> {
     const acks = this.held.reserveAcks();
+    this.lane.expectTake();
     await endOfTurn();
-    if (consumer.cancelled) return this.notSent(acks, order);
+    const limit = consumer.credit;
+    if (consumer.cancelled || limit <= 0) {
+      this.lane.board(null);
+      return this.notSent(acks, order);
+    }
+    // The turn's result writes, when the backend shares this server (shared-lane.ts), go first
+    // in the same write.
+    const riders = client.pipeline();
+    this.lane.board(riders);
     const request = this.request(queues, order, limit, acks.claim());
     let reply: TakeReply;
     try {
-      reply = (await TAKE.run(client, request.keys, request.args)) as TakeReply;
+      if (riders.length === 0) {
+        reply = (await TAKE.run(client, request.keys, request.args)) as TakeReply;
+      } else {
+        const replies = await riders.evalsha(TAKE.sha, request.keys.length, ...request.keys, ...request.args).exec();
+        const took = replies?.[replies.length - 1];
+        if (took?.[0] && !took[0].message.startsWith('NOSCRIPT')) throw took[0];
+        reply = (took && !took[0] ? took[1] : await TAKE.run(client, request.keys, request.args)) as TakeReply;
+      }
     } catch (err) {
       acks.failed();
       throw err;
     }
     acks.applied(Number(reply[3]));
-    return this.handOut(reply, request.queues, order, consumer);
+    return this.handOut(reply, request.queues, order, consumer, limit);
   }
 
   /**
@@ -90,14 +114,21 @@ export class TakenMessages {
     consumer: CreditSink,
     queues: readonly string[],
     order: readonly number[],
-    limit: number,
   ): Promise<TakeBatch> {
     const acks = this.held.reserveAcks();
+    this.lane.expectTake();
     await endOfTurn();
+    const limit = consumer.credit;
     // Cancelled meanwhile: a wait sent now could no longer be cut short.
-    if (consumer.cancelled) return this.notSent(acks, order);
-    const request = this.request(queues, order, limit, []);
+    if (consumer.cancelled || limit <= 0) {
+      this.lane.board(null);
+      return this.notSent(acks, order);
+    }
     const pipeline = wait.blocking.pipeline();
+    // The turn's result writes first (shared-lane.ts): answered at once, ahead of the wait.
+    this.lane.board(pipeline);
+    const riders = pipeline.length;
+    const request = this.request(queues, order, limit, []);
     const tags = acks.claim();
     if (tags.length === 0) {
       acks.applied(0);
@@ -119,7 +150,7 @@ export class TakenMessages {
       // no-op once that reply was seen.
       acks.failed();
     }
-    if (tags.length > 0) replies?.shift();
+    replies?.splice(0, riders + (tags.length > 0 ? 1 : 0));
     const [waited, took] = replies ?? [];
     let reply = took?.[1] as TakeReply | undefined;
     const takeError = took ? took[0] : new Error('the wait-and-take pipeline was aborted');
@@ -128,7 +159,7 @@ export class TakenMessages {
       if (!takeError.message.startsWith('NOSCRIPT')) throw takeError;
       reply = (await TAKE.run(wait.commands, request.keys, request.args)) as TakeReply;
     }
-    const batch = await this.handOut(reply!, request.queues, order, consumer);
+    const batch = await this.handOut(reply!, request.queues, order, consumer, limit);
     // A failing wait (not a timeout) with nothing taken: report it, so the consumer backs off
     // instead of spinning on a wait that returns at once.
     if (waited?.[0] && batch.deliveries.length === 0 && batch.deadLettered === 0) throw waited[0];
@@ -155,7 +186,7 @@ export class TakenMessages {
   /** A take dropped before it was sent: the acks it would have carried go on their own. */
   private notSent(acks: AckSlot, order: readonly number[]): TakeBatch {
     acks.failed();
-    return { order, deliveries: [], deadLettered: 0 };
+    return { order, deliveries: [], deadLettered: 0, asked: 0 };
   }
 
   private request(queues: readonly string[], order: readonly number[], limit: number, ackTags: readonly string[]): TakeRequest {
@@ -170,7 +201,7 @@ export class TakenMessages {
   }
 
   /** Turns a take script's reply into deliveries (dead-lettering the unusable ones). */
-  private async handOut(reply: TakeReply, rotated: readonly string[], order: readonly number[], consumer: CreditSink): Promise<TakeBatch> {
+  private async handOut(reply: TakeReply, rotated: readonly string[], order: readonly number[], consumer: CreditSink, asked: number): Promise<TakeBatch> {
     const [scriptOrder, taken, dead] = reply;
     let deadLettered = dead.length / 3;
     for (let i = 0; i < dead.length; i += 3) {
@@ -201,7 +232,7 @@ export class TakenMessages {
         this.logger.error(`redis broker: could not dead-letter ${tag}; it comes back after the visibility timeout`, { error: (err as Error).message });
       }
     }
-    return { order: scriptOrder.map((j) => order[j - 1]!), deliveries, deadLettered };
+    return { order: scriptOrder.map((j) => order[j - 1]!), deliveries, deadLettered, asked };
   }
 
   private lists(queue: string): readonly string[] {
