@@ -76,7 +76,7 @@ async function awaitTask(request: TaskRequest, ctx: TaskContext, returned: Promi
 function runTask(request: TaskRequest, ctx: TaskContext): unknown {
   const { message, task } = request;
   const args = bindArguments(task.name, task.options.paramSpecs, message.args, message.kwargs);
-  return runAsTask(task, { id: request.id, rootId: message.headers.root_id }, () => task.invoke(ctx, args));
+  return runAsTask({ id: request.id, rootId: message.headers.root_id }, () => task.invoke(ctx, args));
 }
 
 function successOutcome(value: unknown): Outcome {
