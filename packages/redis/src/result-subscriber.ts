@@ -103,7 +103,10 @@ export class ResultSubscriber {
    */
   prepare(channel: string): void {
     if (this.state === 'closed' || this.channels.has(channel)) return;
-    const entry: Channel = { watchers: new Set(), confirmed: false, idleSince: null, sinceSend: true, last: undefined };
+    // Only a connection that is up writes the SUBSCRIBE now, ahead of the task; one still
+    // connecting queues it, to be written who knows when: then this is an ordinary subscription.
+    const sinceSend = this.state === 'connected' && this.client?.status === 'ready';
+    const entry: Channel = { watchers: new Set(), confirmed: false, idleSince: null, sinceSend, last: undefined };
     this.channels.set(channel, entry);
     this.subscribe(channel, entry);
     this.release(channel, entry);
