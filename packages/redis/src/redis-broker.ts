@@ -125,9 +125,10 @@ export class RedisBroker implements Broker {
     this.host = {
       blockTimeoutMs: this.options.blockTimeoutMs,
       logger: this.options.logger,
-      take: async (consumer, queues, order) => {
-        await this.upkeep.first;
-        return this.taken.take(this.open().client, consumer, queues, order);
+      take: async (consumer, queues, order, now) => {
+        // Not awaited once done: a take asked for now must be written before this turn goes on.
+        if (!this.upkeep.firstDone) await this.upkeep.first;
+        return this.taken.take(this.open().client, consumer, queues, order, now);
       },
       waitAndTake: async (consumer, blocking, list, queues, order) => {
         await this.upkeep.first;

@@ -42,8 +42,11 @@ export interface TakeBatch {
 export interface ConsumerHost {
   readonly blockTimeoutMs: number;
   readonly logger: Logger;
-  /** Takes up to `consumer.credit` messages from `queues`, tried in `order` (indices into `queues`). */
-  take(consumer: RedisConsumer, queues: readonly string[], order: readonly number[]): Promise<TakeBatch>;
+  /**
+   * Takes up to `consumer.credit` messages from `queues`, tried in `order` (indices into `queues`),
+   * at the end of this turn; with `now`, up to `now` messages, sent at once.
+   */
+  take(consumer: RedisConsumer, queues: readonly string[], order: readonly number[], now?: number): Promise<TakeBatch>;
   /** Waits on `blocking` for `list` to have something (or the block timeout), then takes as `take`. */
   waitAndTake(consumer: RedisConsumer, blocking: BrokerConnection, list: string, queues: readonly string[], order: readonly number[]): Promise<TakeBatch>;
   /** Ends the blocking command of the connection with this CLIENT ID (as if it timed out). */
@@ -147,7 +150,15 @@ export class RedisConsumer implements Consumer {
 
   /** Messages the next take may bring: the prefetch credit left, at most one batch. */
   get credit(): number {
-    return Math.min(this.prefetch - this.unsettled, MAX_BATCH);
+    return Math.min(this.prefetch - this.unsettled, this.batchLimit);
+  }
+
+  /**
+   * Most messages one take asks for: half the prefetch when it is 8 or more, so that a second take
+   * can be on its way while the first batch runs (see run()); all of it for a small prefetch.
+   */
+  private get batchLimit(): number {
+    return Math.min(MAX_BATCH, this.prefetch >= 8 ? Math.ceil(this.prefetch / 2) : this.prefetch);
   }
 
   /** A delivery of this consumer was settled: one more credit. */
@@ -160,26 +171,43 @@ export class RedisConsumer implements Consumer {
     let backoff = 100;
     // The last take found the lists empty: wait for a message before taking again.
     let idle = false;
+    // A take sent before the last batch was handed over (see below); awaited next.
+    let ahead: Promise<TakeBatch> | null = null;
     while (!this.stop.signal.aborted) {
-      if (this.credit <= 0) {
+      if (!ahead && this.credit <= 0) {
         await new Promise<void>((resolve) => (this.creditWaiter = resolve));
         continue;
       }
       try {
-        const batch = await this.untilCancelled(idle ? this.waitAndTake() : this.host.take(this, this.queues, this.order), idle);
+        const waiting = !ahead && idle;
+        const taking = ahead ?? (idle ? this.waitAndTake() : this.host.take(this, this.queues, this.order));
+        ahead = null;
+        const batch = await this.untilCancelled(taking, waiting);
         if (!batch) break;
         this.order = [...batch.order];
         if (this.lifecycle.is('waiting')) this.lifecycle.set('consuming');
         backoff = 100;
-        this.handOver(batch.deliveries);
         // Fewer than asked for means the lists ran dry: the next take waits for a message.
         if (batch.asked > 0) idle = batch.deliveries.length + batch.deadLettered < batch.asked;
+        // A full batch: more is likely queued. With credit left after this batch, the next take
+        // goes out now, before this batch runs, so Redis prepares it while this process works.
+        const left = this.prefetch - this.unsettled - batch.deliveries.length;
+        if (!idle && left > 0) ahead = this.host.take(this, this.queues, this.order, Math.min(left, this.batchLimit));
+        this.handOver(batch.deliveries);
       } catch (err) {
         if (this.stop.signal.aborted) break;
         idle = false;
         backoff = await this.recover(err, backoff);
       }
     }
+    // Cancelled with a take still out: what it brings goes back.
+    if (ahead) this.giveBackLate(ahead);
+  }
+
+  private giveBackLate(taking: Promise<TakeBatch>): void {
+    const back = taking.then((late) => this.host.giveBack(late.deliveries)).catch(() => undefined);
+    this.late.add(back);
+    void back.then(() => this.late.delete(back));
   }
 
   /**

@@ -67,11 +67,12 @@ export class TakenMessages {
    * goes out first (result-writes.ts), since a client may be waiting for it while this process
    * still holds messages to run, and acks settled meanwhile ride along.
    */
-  async take(client: Redis, consumer: CreditSink, queues: readonly string[], order: readonly number[]): Promise<TakeBatch> {
+  async take(client: Redis, consumer: CreditSink, queues: readonly string[], order: readonly number[], now?: number): Promise<TakeBatch> {
     const acks = this.held.reserveAcks();
     this.lane.expectTake();
-    await endOfTurn();
-    const limit = consumer.credit;
+    // A take asked for ahead of a batch (redis-consumer.ts run) goes at once, with its own limit.
+    if (now === undefined) await endOfTurn();
+    const limit = now ?? consumer.credit;
     if (consumer.cancelled || limit <= 0) {
       this.lane.board(null);
       return this.notSent(acks, order);

@@ -32,6 +32,8 @@ export function upkeepIntervalMs(visibilityTimeoutS: number): number {
 export class UnackedUpkeep {
   /** The first run; resolved (never rejected) once it is over. */
   first: Promise<void> = Promise.resolve();
+  /** True once `first` has resolved: takes need not wait for it (not even a microtask). */
+  firstDone = true;
   private timer: NodeJS.Timeout | null = null;
   private running = false;
 
@@ -41,7 +43,10 @@ export class UnackedUpkeep {
     if (this.timer) return;
     this.timer = setInterval(() => void this.run(), upkeepIntervalMs(this.options.visibilityTimeoutS));
     this.timer.unref();
-    this.first = this.run();
+    this.firstDone = false;
+    this.first = this.run().then(() => {
+      this.firstDone = true;
+    });
   }
 
   stop(): void {

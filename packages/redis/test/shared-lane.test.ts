@@ -5,7 +5,7 @@
  *
  * Seen from Redis (MONITOR of this file's own databases, 6 and 7, see own-db-fixture.ts), with a
  * real core Worker:
- * - one URL for broker and backend: 300 no-op tasks all end SUCCESS, and every call of the store
+ * - one URL for broker and backend, prefetch 4: 300 no-op tasks all end SUCCESS, and every call of the store
  *   script (STORE_AND_PUBLISH_MANY) came from a connection that also sent the broker's take
  *   (BLMOVE or the take script), together naming every task's result key. The backend's own
  *   connection never sends a take, so a write that went there fails the check;
@@ -84,7 +84,10 @@ describe('redis shared lane: result writes ride in the broker\'s take', { skip, 
     const monitor = await monitorDbs([DB]);
     try {
       const app = new App({ broker: dbUrl(DB), backend: dbUrl(DB), logger: silentLogger });
-      const ids = await withWorker(app, {}, () => runNoops(app));
+      // Prefetch 4: one take at a time, sent at the end of the turn, which is when results ride.
+      // (With a prefetch of 8 or more a full batch sends the next take before it runs; that
+      // batch's results then go on their own, one write per half-prefetch batch.)
+      const ids = await withWorker(app, { concurrency: 1, prefetchMultiplier: 4 }, () => runNoops(app));
       await settle();
       const takers = new Set(monitor.lines.filter(isTake).map((l) => l.source));
       const stores = monitor.lines.filter(isStore);
