@@ -8,11 +8,11 @@
  *
  * Taken by: shared-lane.test.ts 6 and 7, result-expect.test.ts 8.
  */
-import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type App, Worker, type WorkerOptions } from '@celeriac/core';
 import { Redis } from 'ioredis';
 import { REDIS_URL } from './backend-fixture.js';
+import { monitor, type MonitorLine } from './monitor-fixture.js';
 
 /** REDIS_URL's server with database `db`. */
 export function dbUrl(db: number, base = REDIS_URL): string {
@@ -35,35 +35,11 @@ export async function flushOwnDb(client: Redis, db: number): Promise<void> {
   await client.flushdb();
 }
 
-export interface MonitorLine {
-  readonly db: number;
-  /** The client's address (ip:port), or 'lua' for a command a script ran. */
-  readonly source: string;
-  readonly args: readonly string[];
-}
+export type { MonitorLine };
 
-/** Every command Redis runs on one of `dbs`, as MONITOR reports it (read from a plain socket). */
-export async function monitorDbs(dbs: readonly number[], base = REDIS_URL): Promise<{ readonly lines: MonitorLine[]; stop(): void }> {
-  const url = new URL(base);
-  const socket = connect(Number(url.port || 6379), url.hostname);
-  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  const lines: MonitorLine[] = [];
-  let buffered = '';
-  socket.setEncoding('latin1');
-  socket.on('data', (chunk: string) => {
-    buffered += chunk;
-    for (let end = buffered.indexOf('\r\n'); end >= 0; end = buffered.indexOf('\r\n')) {
-      const line = buffered.slice(0, end);
-      buffered = buffered.slice(end + 2);
-      // +<time> [<db> <source>] "arg" "arg" ...
-      const m = /^\+\S+ \[(\d+) (\S+)\] "(.*)"$/.exec(line);
-      if (!m || !dbs.includes(Number(m[1]))) continue;
-      lines.push({ db: Number(m[1]), source: m[2]!, args: m[3]!.split('" "') });
-    }
-  });
-  if (url.password) socket.write(`AUTH ${decodeURIComponent(url.username || 'default')} ${decodeURIComponent(url.password)}\r\n`);
-  socket.write('MONITOR\r\n');
-  return { lines, stop: () => socket.destroy() };
+/** Every command Redis runs on one of `dbs`, as MONITOR reports it. */
+export function monitorDbs(dbs: readonly number[], base = REDIS_URL): Promise<{ readonly lines: MonitorLine[]; stop(): void }> {
+  return monitor((line) => dbs.includes(line.db), base);
 }
 
 /** MONITOR's stream is read apart from the clients under test: let it catch up. */
