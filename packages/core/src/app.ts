@@ -171,7 +171,8 @@ export class App {
     });
     // One task sent on its own is usually awaited next (a request waiting on its result): its
     // result watch is armed alongside the send. Bulk sends skip it (thousands of subscriptions).
-    if (outgoing.length === 1 && !outgoing[0]!.ignoreResult) this.backendInstance?.expect?.(outgoing[0]!.id);
+    // Not from inside a task: a task should not wait on another (Celery refuses result.get() there).
+    if (outgoing.length === 1 && !outgoing[0]!.ignoreResult && !currentTask()) this.backendInstance?.expect?.(outgoing[0]!.id);
     await this.connect();
     await this.broker.publishMany(outgoing);
     return outgoing.map((o) => this.asyncResult(o.id));

@@ -39,9 +39,14 @@ export function runAsTask(frame: CurrentTask, call: () => unknown): unknown {
     leaveStorage();
     throw err;
   }
-  if (isThenable(result)) Promise.resolve(result).then(leaveStorage, leaveStorage);
-  else leaveStorage();
-  return result;
+  if (!isThenable(result)) {
+    leaveStorage();
+    return result;
+  }
+  // Adopted once, here: a lazy thenable (a query builder) runs again on every then().
+  const settled = Promise.resolve(result);
+  settled.then(leaveStorage, leaveStorage);
+  return settled;
 }
 
 function leaveStorage(): void {

@@ -3,6 +3,12 @@
  * credit allows, in one atomic script per batch (take + record in `unacked`), and waits for more
  * without polling hard.
  *
+ * Batches: with a prefetch of 8 or more, a take asks for at most half of it, and when a take comes
+ * back full the next one is sent at once, before the batch is handed over (its credit counted as
+ * used): Redis runs that take while this process runs the batch. Only one take is out at a time,
+ * so the credit is never exceeded; a take still out when the consumer is cancelled gives back what
+ * it brings.
+ *
  * Waiting: when a take comes back with less than it asked for (the lists were empty), the consumer
  * blocks on its own connection with `BLMOVE <list> <list> RIGHT RIGHT <timeout>` on one queue's
  * main list (priority 0–2, where almost every message goes), with the next take pipelined right

@@ -102,7 +102,13 @@ export class ResultSubscriber {
    * SUBSCRIBE could lose that race, which the waiters' bounded waits and re-reads still cover).
    */
   prepare(channel: string): void {
-    if (this.state === 'closed' || this.channels.has(channel)) return;
+    if (this.state === 'closed') return;
+    const known = this.channels.get(channel);
+    if (known) {
+      // The same id sent again: what the channel saw belongs to the earlier send.
+      known.last = undefined;
+      return;
+    }
     // Only a connection that is up writes the SUBSCRIBE now, ahead of the task; one still
     // connecting queues it, to be written who knows when: then this is an ordinary subscription.
     const sinceSend = this.state === 'connected' && this.client?.status === 'ready';

@@ -88,13 +88,17 @@ export class ResultWrites implements Rider {
     for (let i = 0; i < writes.length; i += MAX_BATCH) {
       const batch = writes.slice(i, i + MAX_BATCH);
       const { keys, args } = scriptArguments(batch);
+      // Tracked until its reply (or its resend) is settled, so drain() waits for a ride too.
+      let rode!: () => void;
+      this.track(new Promise<void>((resolve) => (rode = resolve)));
       pipeline.evalsha(STORE_AND_PUBLISH_MANY.sha, keys.length, ...keys, ...args, (err?: Error | null, replies?: unknown) => {
         const out = replies as unknown[] | undefined;
         if (err || !Array.isArray(out) || out.some((r) => typeof r === 'string' && classifyRedisError(replyError(r)) !== 'fatal')) {
-          this.track(this.send(batch));
+          void this.send(batch).then(rode);
           return;
         }
         settleBatch(batch, out);
+        rode();
       });
     }
   }

@@ -18,7 +18,9 @@ export async function waitForReady(
   const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
   // The first look may be the backend's own knowledge (a watch armed as the task was sent); every
   // later one, after a wake-up without a final state, reads the store.
-  let peek = backend.peek !== undefined;
+  // Not for a caller that will not wait (timeout 0): the backend's knowledge is of what was
+  // published, and a result stored before the send (an id sent again) is only in the store.
+  let peek = backend.peek !== undefined && timeoutMs !== 0;
   for (;;) {
     const wake = new AbortController();
     const onAbort = () => wake.abort(WOKEN);

@@ -20,6 +20,12 @@ export class WorkSet {
   /** Counts `work` until it settles, then calls `done` (or reports a failure to `onError`). */
   add(work: PromiseLike<unknown>, done?: WorkDone): void {
     this.count++;
+    // A plain value where a promise was due (a JavaScript backend whose set() returns nothing):
+    // done at once, rather than counted for ever.
+    if (work === null || typeof (work as { then?: unknown } | undefined)?.then !== 'function') {
+      queueMicrotask(() => this.finish(done, false, undefined));
+      return;
+    }
     work.then(
       () => this.finish(done, false, undefined),
       (error: unknown) => this.finish(done, true, error),

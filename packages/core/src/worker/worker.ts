@@ -81,9 +81,12 @@ export class Worker {
    * Tasks whose body has finished and whose outcome is being recorded and settled. They no longer
    * hold a concurrency slot (concurrency bounds the task bodies running at once), so a worker keeps
    * running tasks while earlier results are on their way to the backend; at most `prefetch` of them
-   * at a time, which bounds the writes in flight.
+   * at a time, which bounds the writes in flight. A warm shutdown waits for them; a cold one gives
+   * late-ack ones back, as it does running tasks, and waits for none (a backend that is down
+   * would hold it for as long as the outage lasts).
    */
-  private reporting = 0;
+  private readonly reporting = new Set<TaskRequest>();
+  private readonly reportingWork: WorkSet;
   /** Accepting, recording and settling work in flight, awaited before the worker stops. */
   private readonly pending: WorkSet;
   /** Task bodies that returned a promise; a warm shutdown waits for them, a cold one does not. */
@@ -113,6 +116,7 @@ export class Worker {
     const logError = (error: unknown) => app.logger.error('worker error', { error });
     this.pending = new WorkSet(logError);
     this.running = new WorkSet(logError);
+    this.reportingWork = new WorkSet(logError);
     this.env = {
       hostname: this.hostname,
       updateState: (req, state, meta) => {
@@ -189,12 +193,13 @@ export class Worker {
     this.held.clear();
     await Promise.all(giveBack.map((r) => r.reject(true)));
     // Warm: wait for running tasks. Cold: only for settling work (late-ack messages going back).
-    while (this.pending.size || (this.running.size && !this.coldRequested)) {
-      // Re-checked at least every 50 ms: a cold shutdown may stop the wait for running tasks.
-      const waits = [sleep(50)];
-      if (this.pending.size) waits.push(this.pending.changed());
-      if (this.running.size && !this.coldRequested) waits.push(this.running.changed());
-      await Promise.race(waits);
+    for (;;) {
+      // Warm: running tasks and their reporting too. Re-checked at least every 50 ms: a cold
+      // shutdown may stop the wait for them.
+      const sets = this.coldRequested ? [this.pending] : [this.pending, this.running, this.reportingWork];
+      const busy = sets.filter((set) => set.size > 0);
+      if (busy.length === 0) break;
+      await Promise.race([sleep(50), ...busy.map((set) => set.changed())]);
     }
     this.removeSignalHandlers();
     this.lifecycle.set('stopped');
@@ -259,7 +264,7 @@ export class Worker {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      while (this.active.size < this.concurrency && this.reporting < this.prefetch && this.ready.length && this.lifecycle.is('running')) {
+      while (this.active.size < this.concurrency && this.reporting.size < this.prefetch && this.ready.length && this.lifecycle.is('running')) {
         this.start(this.ready.shift()!);
       }
     } finally {
@@ -314,9 +319,9 @@ export class Worker {
   }
 
   private finished(request: TaskRequest, outcome: Outcome): void {
-    this.reporting++;
-    this.pending.add(this.report(request, outcome), (failed, err) => {
-      this.reporting--;
+    this.reporting.add(request);
+    this.reportingWork.add(this.report(request, outcome), (failed, err) => {
+      this.reporting.delete(request);
       if (failed) this.app.logger.error(`storing the result of task ${request.name}[${request.id}] failed`, { error: err });
       this.pump();
     });
@@ -418,10 +423,10 @@ export class Worker {
   }
 
   private abortActive(): void {
-    for (const request of this.active) {
+    for (const request of [...this.active, ...this.reporting]) {
       if (request.running) request.abort(new Error('worker cold shutdown'));
       // A late-ack task goes back to the queue so another worker runs it; early-ack ones are gone.
-      if (request.acksLate) {
+      if (request.acksLate && !request.settled) {
         request.givenBack = true;
         this.pending.add(request.reject(true));
       }
