@@ -46,7 +46,12 @@ process.once('exit', () => {
  * The parent's `--conditions` flags: `npm run bench` runs the built packages (dist, what users
  * run); a run with `--conditions=development` runs their sources, and so do its workers.
  */
-const CONDITIONS = process.execArgv.filter((arg) => arg.startsWith('--conditions'));
+const CONDITIONS = process.execArgv.flatMap((arg, i, all) => {
+  if (arg.startsWith('--conditions=')) return [arg];
+  // `--conditions x` and `-C x`: the flag and its value.
+  if ((arg === '--conditions' || arg === '-C') && all[i + 1] !== undefined) return [arg, all[i + 1]!];
+  return [];
+});
 
 /** Starts `script` (TypeScript, through tsx) with `args`; resolves once it is connected and waiting. */
 export async function spawnWorkerProcess(script: string, args: readonly string[], options: SpawnOptions = {}): Promise<WorkerHandle> {
