@@ -9,8 +9,12 @@ import {
   type OutgoingMessage,
   type PublishOptions,
   type RawMessage,
+  type ResultBackend,
+  type ResultMeta,
+  type SetResultOptions,
   type WorkerOptions,
 } from '../src/index.js';
+import assert from 'node:assert/strict';
 
 export function memoryApp(broker: MemoryBroker = new MemoryBroker(), options: AppOptions = {}): App {
   return new App({ broker, backend: new MemoryBackend(), logger: silentLogger, ...options });
@@ -48,4 +52,47 @@ export class NoDelayBroker extends MemoryBroker {
   override async publish(message: RawMessage, options: PublishOptions): Promise<void> {
     return super.publish(message, { ...options, notBefore: null });
   }
+}
+
+/**
+ * A ResultBackend that delegates to a MemoryBackend but keeps `set()` pending until released (a
+ * slow backend, or one that is down and retrying): our own interface, not a stand-in for a service.
+ */
+export class HoldingBackend implements ResultBackend {
+  readonly inner = new MemoryBackend();
+  readonly capabilities = this.inner.capabilities;
+  /** While true, each set() waits in `held` for a release. */
+  holding = true;
+  /** set() calls so far. */
+  writes = 0;
+  /** Writes waiting, oldest first. */
+  readonly held: Array<{ taskId: string; release: () => void }> = [];
+
+  async set(taskId: string, meta: ResultMeta, options?: SetResultOptions): Promise<void> {
+    this.writes++;
+    if (this.holding) await new Promise<void>((release) => this.held.push({ taskId, release }));
+    return this.inner.set(taskId, meta, options);
+  }
+  releaseOldest(): void {
+    this.held.shift()!.release();
+  }
+  releaseAll(): void {
+    this.holding = false;
+    for (const { release } of this.held.splice(0)) release();
+  }
+  connect = () => this.inner.connect();
+  get = (taskId: string) => this.inner.get(taskId);
+  getMany = (taskIds: readonly string[]) => this.inner.getMany(taskIds);
+  delete = (taskId: string) => this.inner.delete(taskId);
+  watch = (taskId: string, signal: AbortSignal) => this.inner.watch(taskId, signal);
+  close = () => this.inner.close();
+}
+
+/** Resolves once `check()` holds (polled every 5 ms); fails after `tries` polls, naming `what`. */
+export async function until(check: () => boolean, what: string, tries = 1000): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (check()) return;
+    await sleep(5);
+  }
+  assert.fail(`timed out waiting for ${what}`);
 }

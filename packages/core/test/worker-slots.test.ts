@@ -9,44 +9,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MemoryBackend, States, type App, type ResultBackend, type ResultMeta, type SetResultOptions } from '../src/index.js';
-import { memoryApp, sleep, startWorker } from './helpers.js';
+import { States, type App } from '../src/index.js';
+import { HoldingBackend, memoryApp, sleep, startWorker, until } from './helpers.js';
 
-/** A ResultBackend that delegates to a MemoryBackend but keeps `set()` pending until released. */
-class HoldingBackend implements ResultBackend {
-  readonly inner = new MemoryBackend();
-  readonly capabilities = this.inner.capabilities;
-  /** While true, each set() waits in `held` for a release. */
-  holding = true;
-  /** Writes waiting, oldest first. */
-  readonly held: Array<{ taskId: string; release: () => void }> = [];
-
-  async set(taskId: string, meta: ResultMeta, options?: SetResultOptions): Promise<void> {
-    if (this.holding) await new Promise<void>((release) => this.held.push({ taskId, release }));
-    return this.inner.set(taskId, meta, options);
-  }
-  releaseOldest(): void {
-    this.held.shift()!.release();
-  }
-  releaseAll(): void {
-    this.holding = false;
-    for (const { release } of this.held.splice(0)) release();
-  }
-  connect = () => this.inner.connect();
-  get = (taskId: string) => this.inner.get(taskId);
-  getMany = (taskIds: readonly string[]) => this.inner.getMany(taskIds);
-  delete = (taskId: string) => this.inner.delete(taskId);
-  watch = (taskId: string, signal: AbortSignal) => this.inner.watch(taskId, signal);
-  close = () => this.inner.close();
-}
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    if (check()) return;
-    await sleep(5);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 /**
  * An app on a holding backend with one task, `body`, that counts bodies started, running and

@@ -8,43 +8,14 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MemoryBackend, MemoryBroker, Worker, type ResultBackend, type ResultMeta, type SetResultOptions } from '../src/index.js';
-import { memoryApp, sleep } from './helpers.js';
+import { MemoryBroker, Worker } from '../src/index.js';
+import { HoldingBackend, memoryApp, sleep, until } from './helpers.js';
 
-/** set() hangs until release() (a backend that is down, its writes being retried). */
-class StuckBackend implements ResultBackend {
-  readonly inner = new MemoryBackend();
-  readonly capabilities = this.inner.capabilities;
-  writes = 0;
-  private readonly waiting: Array<() => void> = [];
-  async set(taskId: string, meta: ResultMeta, options?: SetResultOptions): Promise<void> {
-    this.writes++;
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-    return this.inner.set(taskId, meta, options);
-  }
-  release(): void {
-    for (const r of this.waiting.splice(0)) r();
-  }
-  connect = () => this.inner.connect();
-  get = (taskId: string) => this.inner.get(taskId);
-  getMany = (taskIds: readonly string[]) => this.inner.getMany(taskIds);
-  delete = (taskId: string) => this.inner.delete(taskId);
-  watch = (taskId: string, signal: AbortSignal) => this.inner.watch(taskId, signal);
-  close = () => this.inner.close();
-}
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (check()) return;
-    await sleep(5);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 for (const acksLate of [false, true]) {
   test(`review: a cold shutdown does not wait for a result write that does not complete (acksLate: ${acksLate})`, async () => {
     const broker = new MemoryBroker();
-    const backend = new StuckBackend();
+    const backend = new HoldingBackend();
     const app = memoryApp(broker, { backend });
     app.task({ name: 'review.noop', acksLate }, () => 1);
     await app.sendTask('review.noop');
@@ -59,7 +30,7 @@ for (const acksLate of [false, true]) {
       assert.equal(outcome, 'stopped', 'the cold shutdown is waiting for a result write');
       if (acksLate) assert.equal(await broker.size('celery'), 1, 'the late-ack message went back');
     } finally {
-      backend.release();
+      backend.releaseAll();
       await cold;
       await running;
       await app.close();
