@@ -15,6 +15,7 @@ import BeeQueue from 'bee-queue';
 import type { Redis } from 'ioredis';
 import type { BulkFigures, Contestant, EndToEndFigures, LatencyFigures, ScenarioConfig } from '../contestant.js';
 import { awaitCount, withEmptyDb, type RedisTarget } from '../redis-db.js';
+import { timeEndToEnd, timeRoundTrips } from '../timing.js';
 import { spawnWorkerProcess, type SpawnOptions, type WorkerHandle } from '../worker-process.js';
 
 const CHILD_SCRIPT = fileURLToPath(new URL('./bee-queue-worker-child.ts', import.meta.url));
@@ -79,17 +80,9 @@ export function beeQueueContestant(target: RedisTarget, spawnOptions: SpawnOptio
 
     endToEnd: (config) =>
       scene(config, false, async ({ queue, keys, worker, redis }): Promise<EndToEndFigures> => {
-        await worker.start(); // consuming an empty queue before the clock starts
-        const start = performance.now();
-        const done = awaitCount(() => redis.scard(`${keys}succeeded`), config.tasks);
-        done.catch(() => undefined); // awaited below; a send failure must not leave it unhandled
-        const ids = await saveAll(queue, config);
-        await done;
-        const ms = performance.now() - start;
-
-        const counts = await worker.stop();
-        const verified = await countSucceeded(redis, keys, ids);
-        return { tasks: ids.length, ms, verified, workerSucceeded: counts.succeeded, workerCpuMs: counts.cpuMs };
+        const run = await timeEndToEnd(config, worker, () => redis.scard(`${keys}succeeded`), () => saveAll(queue, config));
+        const verified = await countSucceeded(redis, keys, run.ids);
+        return { tasks: run.ids.length, ms: run.ms, verified, workerSucceeded: run.succeeded, workerCpuMs: run.cpuMs };
       }),
 
     latency: (config) =>
@@ -112,14 +105,7 @@ export function beeQueueContestant(target: RedisTarget, spawnOptions: SpawnOptio
           await new Promise<void>((resolve) => (waiting = { id: job.id, resolve }));
           waiting = null;
         };
-        for (let i = 0; i < config.warmup; i++) await roundTrip();
-        const samplesMs: number[] = [];
-        for (let i = 0; i < config.latencyRuns; i++) {
-          const start = performance.now();
-          await roundTrip();
-          samplesMs.push(performance.now() - start);
-        }
-        return { samplesMs };
+        return timeRoundTrips(config, roundTrip);
       }),
   };
 }

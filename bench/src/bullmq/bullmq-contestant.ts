@@ -13,6 +13,7 @@ import type { Redis } from 'ioredis';
 import type { BulkFigures, Contestant, EndToEndFigures, LatencyFigures, ScenarioConfig } from '../contestant.js';
 import { awaitCount, withEmptyDb, type RedisTarget } from '../redis-db.js';
 import { spawnWorkerProcess, type SpawnOptions, type WorkerHandle } from '../worker-process.js';
+import { timeEndToEnd, timeRoundTrips } from '../timing.js';
 import { JOB_NAME } from './bullmq-names.js';
 
 const CHILD_SCRIPT = fileURLToPath(new URL('./bullmq-worker-child.ts', import.meta.url));
@@ -70,17 +71,9 @@ export function bullmqContestant(target: RedisTarget, spawnOptions: SpawnOptions
 
     endToEnd: (config) =>
       scene(config, async ({ queue, worker, redis }): Promise<EndToEndFigures> => {
-        await worker.start(); // consuming an empty queue before the clock starts
-        const start = performance.now();
-        const done = awaitCount(() => queue.getCompletedCount(), config.tasks);
-        done.catch(() => undefined); // awaited below; a send failure must not leave it unhandled
-        const ids = await addAll(queue, config);
-        await done;
-        const ms = performance.now() - start;
-
-        const counts = await worker.stop();
-        const verified = await countStored(redis, queue, ids);
-        return { tasks: ids.length, ms, verified, workerSucceeded: counts.succeeded, workerCpuMs: counts.cpuMs };
+        const run = await timeEndToEnd(config, worker, () => queue.getCompletedCount(), () => addAll(queue, config));
+        const verified = await countStored(redis, queue, run.ids);
+        return { tasks: run.ids.length, ms: run.ms, verified, workerSucceeded: run.succeeded, workerCpuMs: run.cpuMs };
       }),
 
     latency: (config) =>
@@ -93,14 +86,7 @@ export function bullmqContestant(target: RedisTarget, spawnOptions: SpawnOptions
             const job = await queue.add(JOB_NAME, {});
             await job.waitUntilFinished(events, 30_000);
           };
-          for (let i = 0; i < config.warmup; i++) await roundTrip();
-          const samplesMs: number[] = [];
-          for (let i = 0; i < config.latencyRuns; i++) {
-            const start = performance.now();
-            await roundTrip();
-            samplesMs.push(performance.now() - start);
-          }
-          return { samplesMs };
+          return await timeRoundTrips(config, roundTrip);
         } finally {
           await events.close();
         }

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { BulkFigures, Contestant, EndToEndFigures, LatencyFigures, ScenarioConfig } from '../contestant.js';
+import { timeRoundTrips } from '../timing.js';
 import { awaitAllSucceeded, countSucceeded } from './await-results.js';
 import { createBenchApp, type BenchApp } from './bench-app.js';
 import type { CeleriacStore } from './celeriac-stores.js';
@@ -78,14 +79,7 @@ export function celeriacContestant(store: CeleriacStore): Contestant {
           const result = await bench.noop.delay();
           await result.get({ timeout: 30_000 });
         };
-        for (let i = 0; i < config.warmup; i++) await roundTrip();
-        const samplesMs: number[] = [];
-        for (let i = 0; i < config.latencyRuns; i++) {
-          const start = performance.now();
-          await roundTrip();
-          samplesMs.push(performance.now() - start);
-        }
-        return { samplesMs };
+        return timeRoundTrips(config, roundTrip);
       }),
   };
 }
