@@ -12,16 +12,16 @@
 import { hostname as osHostname } from 'node:os';
 import type { App } from '../app.js';
 import type { Consumer, Delivery } from '../broker/broker.js';
-import { BadMessageError, ConfigError, NotRegistered, StateError, TaskRevokedError } from '../errors.js';
+import { BadMessageError, ConfigError, StateError } from '../errors.js';
 import { Lifecycle } from '../lifecycle.js';
 import { States } from '../protocol/result-meta.js';
-import { decodeTaskMessage, type TaskMessage } from '../protocol/task-message.js';
+import { decodeTaskMessage } from '../protocol/task-message.js';
 import { isThenable } from '../current-task.js';
 import { TaskRequest } from './request.js';
+import { Reporter } from './reporter.js';
 import { ResultWriter } from './result-writer.js';
 import { executeTask, type ExecutionEnv, type Outcome } from './task-execution.js';
 import { WorkSet } from './work-set.js';
-import { publishRetry } from './retry-publisher.js';
 
 export interface WorkerOptions {
   /** Queues to consume. @default [app.defaultQueue] */
@@ -39,9 +39,6 @@ export interface WorkerOptions {
   /** Handle SIGTERM/SIGINT: first a warm shutdown, a second one a cold shutdown. @default false */
   handleSignals?: boolean;
 }
-
-/** What happens to a finished task's message. */
-type Settlement = 'ack' | 'requeue' | { deadLetter: string };
 
 export type WorkerState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -71,6 +68,7 @@ export class Worker {
   private readonly lifecycle: Lifecycle<WorkerState>;
   private readonly prefetch: number;
   private readonly writer: ResultWriter;
+  private readonly reporter: Reporter;
   private consumer: Consumer | null = null;
   /** Connecting and subscribing; a shutdown that arrives meanwhile waits for it. */
   private startup: Promise<void> | null = null;
@@ -113,6 +111,7 @@ export class Worker {
     this.prefetch = this.concurrency * multiplier;
     this.lifecycle = new Lifecycle<WorkerState>(`worker ${this.hostname}`, 'created', TRANSITIONS, app.logger);
     this.writer = new ResultWriter(app, this.hostname);
+    this.reporter = new Reporter(app, this.writer, this.stats, this.hostname);
     const logError = (error: unknown) => app.logger.error('worker error', { error });
     this.pending = new WorkSet(logError);
     this.running = new WorkSet(logError);
@@ -224,25 +223,17 @@ export class Worker {
       message = decodeTaskMessage(delivery.message);
     } catch (err) {
       // Whatever the defect, the message is set aside with it: never lost, never a crash.
-      if (err instanceof BadMessageError) return this.deadLetter(delivery, `bad-message:${err.reason}`, err.message);
-      return this.deadLetter(delivery, 'bad-message:undecodable', `message could not be decoded: ${(err as Error).message}`);
+      if (err instanceof BadMessageError) return this.reporter.deadLetter(delivery, `bad-message:${err.reason}`, err.message);
+      return this.reporter.deadLetter(delivery, 'bad-message:undecodable', `message could not be decoded: ${(err as Error).message}`);
     }
     const task = this.app.tasks.get(message.headers.task);
-    if (!task) return this.unregistered(delivery, message);
+    if (!task) return this.reporter.unregistered(delivery, message);
     const request = new TaskRequest(delivery, message, task);
-    if (request.isExpired(Date.now())) return this.revokeExpired(request);
+    if (request.isExpired(Date.now())) return this.reporter.revokeExpired(request);
     const wait = message.eta ? message.eta.getTime() - Date.now() : 0;
     if (wait > 0) return this.hold(request, wait);
     this.ready.push(request);
     this.pump();
-  }
-
-  private async unregistered(delivery: Delivery, message: TaskMessage): Promise<void> {
-    this.app.logger.error(`received unregistered task ${message.headers.task}`, { id: message.headers.id });
-    if (!message.headers.ignore_result) {
-      await this.save(message.headers.id, () => this.writer.storeError(message, delivery.queue, States.FAILURE, new NotRegistered(message.headers.task), false));
-    }
-    return this.deadLetter(delivery, 'not-registered', `task "${message.headers.task}" is not registered on worker ${this.hostname}`);
   }
 
   /** Keeps an ETA task until it is due; raises prefetch by one meanwhile, as Celery does. */
@@ -293,7 +284,7 @@ export class Worker {
   }
 
   private runRequest(request: TaskRequest): Promise<void> | void {
-    if (request.isExpired(Date.now())) return this.revokeExpired(request);
+    if (request.isExpired(Date.now())) return this.reporter.revokeExpired(request);
     if (!request.acksLate) {
       // Early ack, sent as the task starts and not waited for (one round trip less per task). If
       // it fails the message is still the broker's: it comes back, and at-least-once holds.
@@ -307,7 +298,7 @@ export class Worker {
 
   private async runStarted(request: TaskRequest): Promise<void> {
     const started = { pid: process.pid, hostname: this.hostname };
-    await this.save(request.id, () => this.writer.store(request.message, request.delivery.queue, States.STARTED, started));
+    await this.reporter.save(request.id, () => this.writer.store(request.message, request.delivery.queue, States.STARTED, started));
     await this.execute(request);
   }
 
@@ -320,106 +311,11 @@ export class Worker {
 
   private finished(request: TaskRequest, outcome: Outcome): void {
     this.reporting.add(request);
-    this.reportingWork.add(this.report(request, outcome), (failed, err) => {
+    this.reportingWork.add(this.reporter.report(request, outcome), (failed, err) => {
       this.reporting.delete(request);
       if (failed) this.app.logger.error(`storing the result of task ${request.name}[${request.id}] failed`, { error: err });
       this.pump();
     });
-  }
-
-  /**
-   * How a task ended, recorded, then its message settled. The common case (success, early ack)
-   * is one result write; a failed write rejects, and is logged by finished().
-   */
-  private report(request: TaskRequest, outcome: Outcome): Promise<void> {
-    if (outcome.kind === 'success' && !request.acksLate && !request.givenBack) {
-      request.finished = true;
-      this.stats.succeeded++;
-      if (request.ignoreResult) return RESOLVED;
-      return this.writer.store(request.message, request.delivery.queue, States.SUCCESS, outcome.value);
-    }
-    return this.reportAndSettle(request, outcome);
-  }
-
-  /**
-   * Records how a task ended, then settles its message. Settling happens whatever the recording
-   * did: a failed result write is logged, never a reason to leave a message unacknowledged.
-   */
-  private async reportAndSettle(request: TaskRequest, outcome: Outcome): Promise<void> {
-    request.finished = true;
-    // A cold shutdown already gave a late-ack message back: its next run reports, not this one.
-    if (request.givenBack) return;
-    const settlement = await this.record(request, outcome);
-    if (!request.acksLate) {
-      // Early ack: the message was acknowledged as the task started, so it cannot go back.
-      if (settlement !== 'ack') {
-        this.app.logger.warn(`task ${request.name}[${request.id}] asked to reject its message, but it was acknowledged before the task ran; use acksLate for Reject to take effect`);
-      }
-      return;
-    }
-    if (settlement === 'ack') return request.ack();
-    if (settlement === 'requeue') return request.reject(true);
-    return this.deadLetter(request.delivery, 'rejected', settlement.deadLetter, request);
-  }
-
-  private async record(request: TaskRequest, outcome: Outcome): Promise<Settlement> {
-    const { message, delivery } = request;
-    const store = (status: string, fn: () => Promise<void>) => (request.ignoreResult ? Promise.resolve() : this.save(request.id, fn, status));
-    switch (outcome.kind) {
-      case 'success':
-        this.stats.succeeded++;
-        await store('SUCCESS', () => this.writer.store(message, delivery.queue, States.SUCCESS, outcome.value));
-        return 'ack';
-      case 'failure':
-        this.stats.failed++;
-        this.app.logger.warn(`task ${request.name}[${request.id}] failed`, { error: outcome.error });
-        await store('FAILURE', () => this.writer.storeError(message, delivery.queue, States.FAILURE, outcome.error));
-        return 'ack';
-      case 'retry':
-        // RETRY first: once the retry is published its next run may store its own state.
-        await store('RETRY', () => this.writer.storeError(message, delivery.queue, States.RETRY, outcome.retry.exc ?? outcome.retry));
-        try {
-          await publishRetry(this.app, request, outcome.retry);
-        } catch (err) {
-          // The retry could not be sent: a late-ack message goes back as it is; an early-ack one
-          // (already acknowledged) fails with the reason rather than vanish.
-          this.app.logger.error(`task ${request.name}[${request.id}] could not be retried`, { error: err });
-          if (request.acksLate) return 'requeue';
-          this.stats.failed++;
-          await store('FAILURE', () => this.writer.storeError(message, delivery.queue, States.FAILURE, err));
-          return 'ack';
-        }
-        this.stats.retried++;
-        return 'ack';
-      case 'reject':
-        return outcome.reject.requeue ? 'requeue' : { deadLetter: outcome.reject.message };
-      case 'ignore':
-        return 'ack';
-    }
-  }
-
-  /** Runs a result write; a failure is logged (the task's message is settled regardless). */
-  private async save(taskId: string, write: () => Promise<void>, what = 'state'): Promise<void> {
-    try {
-      await write();
-    } catch (err) {
-      this.app.logger.error(`storing the ${what} of task ${taskId} failed`, { error: err });
-    }
-  }
-
-  private async revokeExpired(request: TaskRequest): Promise<void> {
-    this.stats.revoked++;
-    if (!request.ignoreResult) {
-      await this.save(request.id, () => this.writer.storeError(request.message, request.delivery.queue, States.REVOKED, new TaskRevokedError('expired'), false));
-    }
-    await request.ack();
-  }
-
-  private async deadLetter(delivery: Delivery, code: string, reason: string, request?: TaskRequest): Promise<void> {
-    this.stats.deadLettered++;
-    this.app.logger.warn(`message set aside: ${reason}`, { code, queue: delivery.queue });
-    await this.app.broker.deadLetter(delivery, { code, message: reason });
-    request?.markSettled();
   }
 
   private abortActive(): void {
@@ -450,8 +346,6 @@ export class Worker {
     this.signalHandlers.length = 0;
   }
 }
-
-const RESOLVED = Promise.resolve();
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
