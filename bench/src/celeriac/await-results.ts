@@ -49,9 +49,8 @@ export async function awaitAllSucceeded(backend: ResultBackend, ids: readonly st
     const look = older.concat(ids.slice(cursor, cursor + take));
     cursor = Math.min(ids.length, cursor + take);
     // Watch before reading, so a write landing between the read and the wait still wakes us.
-    const wake = new AbortController();
-    const timer = setTimeout(() => wake.abort(), maxWaitMs);
-    const changed = backend.watch(look[0]!, wake.signal);
+    const changed = backend.watch(look[0]!);
+    const timer = setTimeout(changed.stop, maxWaitMs);
     const lookedAt = performance.now();
     try {
       const metas = await backend.getMany(look);
@@ -69,12 +68,12 @@ export async function awaitAllSucceeded(backend: ResultBackend, ids: readonly st
       if (Date.now() > deadline) throw new Error(`gave up waiting: ${carry.length + ids.length - cursor} of ${ids.length} results not stored`);
       // Everything looked at was done: look further at once. Otherwise wait for a change.
       if (olderLeft.length + newLeft.length > 0) {
-        await changed;
+        await changed.woken;
         const rest = minIntervalMs - (performance.now() - lookedAt);
         if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest));
       }
     } finally {
-      wake.abort();
+      changed.stop();
       clearTimeout(timer);
     }
   }

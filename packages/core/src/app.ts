@@ -17,7 +17,7 @@ import type { Broker } from './broker/broker.js';
 import { currentTask } from './current-task.js';
 import { ClosedError, ConfigError, DuplicateTaskError, NotSerializableError, StateError } from './errors.js';
 import { consoleLogger, type Logger } from './logger.js';
-import { buildTaskMessage, encodeTaskMessage, type RawMessage, type TaskMessage } from './protocol/task-message.js';
+import { buildTaskMessage, encodeTaskMessage, NOTIFY_HEADER, type RawMessage, type TaskMessage } from './protocol/task-message.js';
 import { AsyncResult } from './result.js';
 import { Task, type RegisteredTask, type TaskFunction } from './task.js';
 import { resolveTaskOptions, type TaskOptions } from './task-options.js';
@@ -160,19 +160,23 @@ export class App {
    * Resolves once the broker has all of them.
    */
   async sendTasks(calls: ReadonlyArray<{ name: string; options?: ApplyOptions<readonly unknown[]>; task?: RegisteredTask }>): Promise<AsyncResult[]> {
+    // One task sent on its own is usually awaited next (a request waiting on its result): its
+    // result watch is armed alongside the send. Bulk sends skip it (thousands of subscriptions).
+    // Not from inside a task: a task should not wait on another (Celery refuses result.get() there).
+    const single = calls.length === 1 && !currentTask();
     const outgoing = calls.map(({ name, options = {}, task }) => {
       const message = this.buildMessage(name, options, task);
+      if (single && !message.headers.ignore_result) {
+        // The backend may name a channel for the worker to tell us on (its header goes along).
+        const notify = this.backendInstance?.expect?.(message.headers.id);
+        if (typeof notify === 'string') message.headers[NOTIFY_HEADER] = notify;
+      }
       return {
         message: encodeForSend(message),
         options: { queue: options.queue ?? task?.options.queue ?? this.defaultQueue, priority: message.properties.priority ?? 0, notBefore: message.eta },
         id: message.headers.id,
-        ignoreResult: message.headers.ignore_result,
       };
     });
-    // One task sent on its own is usually awaited next (a request waiting on its result): its
-    // result watch is armed alongside the send. Bulk sends skip it (thousands of subscriptions).
-    // Not from inside a task: a task should not wait on another (Celery refuses result.get() there).
-    if (outgoing.length === 1 && !outgoing[0]!.ignoreResult && !currentTask()) this.backendInstance?.expect?.(outgoing[0]!.id);
     await this.connect();
     await this.broker.publishMany(outgoing);
     return outgoing.map((o) => this.asyncResult(o.id));

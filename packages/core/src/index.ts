@@ -29,7 +29,7 @@ export type {
 export { checkPrefetch } from './broker/broker.js';
 export { MemoryBroker } from './broker/memory-broker.js';
 export { clampPriority, MAX_PRIORITY } from './broker/priority-queue.js';
-export type { ResultBackend, BackendCapabilities, SetResultOptions } from './backend/result-backend.js';
+export type { ResultBackend, BackendCapabilities, ResultWatch, SetResultOptions } from './backend/result-backend.js';
 export { MemoryBackend } from './backend/memory-backend.js';
 export { waitForReady } from './backend/wait-for-result.js';
 

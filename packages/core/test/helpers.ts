@@ -84,7 +84,7 @@ export class HoldingBackend implements ResultBackend {
   get = (taskId: string) => this.inner.get(taskId);
   getMany = (taskIds: readonly string[]) => this.inner.getMany(taskIds);
   delete = (taskId: string) => this.inner.delete(taskId);
-  watch = (taskId: string, signal: AbortSignal) => this.inner.watch(taskId, signal);
+  watch = (taskId: string) => this.inner.watch(taskId);
   close = () => this.inner.close();
 }
 

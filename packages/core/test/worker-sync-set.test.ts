@@ -22,7 +22,7 @@ class SyncSetBackend implements ResultBackend {
   get = async (taskId: string) => this.stored.get(taskId) ?? null;
   getMany = async (taskIds: readonly string[]) => taskIds.map((id) => this.stored.get(id) ?? null);
   delete = async (taskId: string) => void this.stored.delete(taskId);
-  watch = (taskId: string, signal: AbortSignal) => this.inner.watch(taskId, signal);
+  watch = (taskId: string) => this.inner.watch(taskId);
   close = () => this.inner.close();
 }
 

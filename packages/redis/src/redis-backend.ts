@@ -4,8 +4,9 @@
  *
  * URL:   `redis://[[user]:password@]host[:port][/db]`, `rediss://…` for TLS (see redis-url.ts);
  *        query options `key_prefix` (a prefix for every key and channel, like kombu's
- *        `global_keyprefix`), the TLS options, and `visibility_timeout` (a broker option,
- *        accepted and ignored so one URL can serve as broker and backend).
+ *        `global_keyprefix`), `notify_wait` (see {@link RedisBackendOptions.notifyWaitMs}), the
+ *        TLS options, and `visibility_timeout` (a broker option, accepted and ignored so one URL
+ *        can serve as broker and backend).
  * Capabilities: persistent (as Redis is), shared between processes; push notification of writes.
  *        Optional capabilities beyond the ResultBackend contract: group results (`saveGroup`,
  *        `restoreGroup`, `deleteGroup`) and chord counting (`chords`).
@@ -15,7 +16,8 @@
  * disabled) and PUBLISHed on the channel of the same name, in one Lua script that also leaves a
  * stored SUCCESS alone (Celery does a separate GET first; this is the atomic form of the same
  * guard). `watch()` subscribes to that channel on one Pub/Sub connection shared by all watchers
- * (result-subscriber.ts). The results a worker stores in one event-loop turn go in one call of the
+ * (result-subscriber.ts); a task this client sends on its own, to be awaited, names the client's
+ * notify channel instead, where celeriac workers publish its states too (notify-channel.ts). The results a worker stores in one event-loop turn go in one call of the
  * many-keys form of that script (result-writes.ts). Two connections per backend at most: commands
  * and Pub/Sub, both opened on first use; ioredis reconnects them, and commands issued meanwhile
  * wait in its offline queue.
@@ -30,9 +32,12 @@ import {
   type Logger,
   type ResultBackend,
   type ResultMeta,
+  type ResultWatch,
   type SetResultOptions,
 } from '@celeriac/core';
+import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
+import { NOTIFY_CHANNEL_PREFIX, NotifyChannel } from './notify-channel.js';
 import { RedisChordStore, type ChordStore } from './result-chords.js';
 import { RedisGroupStore, type GroupStore, type ResultTuple } from './result-groups.js';
 import { ResultKeys } from './result-keys.js';
@@ -61,6 +66,14 @@ export interface RedisBackendOptions {
    */
   readonly unsubscribeDelay?: number;
   /**
+   * Milliseconds a result awaited right after its task was sent is waited for on this client's
+   * notify channel (notify-channel.ts) before the task's own channel is subscribed too: the
+   * longest a task run by a worker that does not publish there (Python Celery) can be noticed
+   * late. 0 turns the notify channel off: every awaited task is subscribed to, as Celery does.
+   * @default the URL's `notify_wait`, else 2
+   */
+  readonly notifyWaitMs?: number;
+  /**
    * Where connection problems and state changes go.
    * @default consoleLogger('warn') from @celeriac/core
    */
@@ -69,8 +82,9 @@ export interface RedisBackendOptions {
 
 export const DEFAULT_REDIS_URL = 'redis://localhost:6379/0';
 export const DEFAULT_UNSUBSCRIBE_DELAY_MS = 1000;
-/** URL options the backend accepts besides the connection ones: broker options, ignored here. */
-const IGNORED_URL_OPTIONS = ['visibility_timeout'];
+export const DEFAULT_NOTIFY_WAIT_MS = 2;
+/** URL options the backend accepts besides the connection ones: its own, and the broker's (ignored). */
+const URL_OPTIONS = ['notify_wait', 'visibility_timeout'];
 
 type BackendState = 'new' | 'open' | 'closed';
 
@@ -95,12 +109,17 @@ export class RedisBackend implements ResultBackend, GroupStore {
     this.url = options.url ?? DEFAULT_REDIS_URL;
     this.shownUrl = mask(this.url);
     const parsed = parseRedisUrl(this.url);
-    rejectUnknownOptions(parsed, IGNORED_URL_OPTIONS, 'Redis result backend');
+    rejectUnknownOptions(parsed, URL_OPTIONS, 'Redis result backend');
     const keyPrefix = options.keyPrefix ?? parsed.keyPrefix;
     if (typeof keyPrefix !== 'string') throw new ConfigError(`Redis backend option "keyPrefix" must be a string, got ${JSON.stringify(keyPrefix)}`);
     const delay = options.unsubscribeDelay ?? DEFAULT_UNSUBSCRIBE_DELAY_MS;
     if (typeof delay !== 'number' || !Number.isFinite(delay) || delay < 0) {
       throw new ConfigError(`Redis backend option "unsubscribeDelay" must be a non-negative number of milliseconds, got ${JSON.stringify(delay)}`);
+    }
+    const urlWait = parsed.options.get('notify_wait');
+    const notifyWait = options.notifyWaitMs ?? (urlWait === undefined ? DEFAULT_NOTIFY_WAIT_MS : Number(urlWait));
+    if (typeof notifyWait !== 'number' || !Number.isFinite(notifyWait) || notifyWait < 0) {
+      throw new ConfigError(`Redis backend option "notifyWaitMs" (URL "notify_wait") must be a non-negative number of milliseconds, got ${JSON.stringify(options.notifyWaitMs ?? urlWait)}`);
     }
     this.logger = options.logger ?? consoleLogger('warn');
     this.keys = new ResultKeys(keyPrefix);
@@ -116,6 +135,7 @@ export class RedisBackend implements ResultBackend, GroupStore {
         }),
       this.logger,
       delay,
+      notifyWait > 0 ? new NotifyChannel(`${keyPrefix}${NOTIFY_CHANNEL_PREFIX}${randomUUID()}`, (id) => this.keys.task(id), notifyWait, Math.max(delay, notifyWait)) : null,
     );
     const commands = () => this.commands();
     this.groups = new RedisGroupStore(commands, this.keys, this.logger);
@@ -151,7 +171,9 @@ export class RedisBackend implements ResultBackend, GroupStore {
       if (typeof meta?.status !== 'string') throw new ConfigError(`result metadata needs a string "status", got ${JSON.stringify(meta?.status)}`);
       // Written together with the other results of this event-loop turn, and retried through an
       // outage (result-writes.ts): the worker acknowledges the task once this resolves.
-      return this.writes.write(this.keys.task(taskId), JSON.stringify(meta), ttl, true);
+      const notify = options.notify;
+      if (notify !== undefined && notify !== null && typeof notify !== 'string') throw new ConfigError(`set() option "notify" must be a channel name, got ${JSON.stringify(notify)}`);
+      return this.writes.write(this.keys.task(taskId), JSON.stringify(meta), ttl, true, notify ?? '');
     } catch (err) {
       return Promise.reject(err);
     }
@@ -161,15 +183,21 @@ export class RedisBackend implements ResultBackend, GroupStore {
     await this.commands().del(this.keys.task(taskId));
   }
 
-  /** Resolves with the published metadata when a write woke it (see ResultBackend.watch). */
-  async watch(taskId: string, signal: AbortSignal): Promise<ResultMeta | void> {
-    const published = await this.subscriber.watch(this.keys.task(taskId), signal);
-    return published === undefined ? undefined : (this.decode(taskId, published) ?? undefined);
+  /** Wakes with the published metadata when a write woke it (see ResultBackend.watch). */
+  watch(taskId: string): ResultWatch {
+    const { woken, stop } = this.subscriber.watch(this.keys.task(taskId));
+    return { woken: woken.then((published) => (published === undefined ? undefined : (this.decode(taskId, published) ?? undefined))), stop };
   }
 
-  /** Subscribes to the task's channel now, ahead of the `watch()` that is likely to follow. */
-  expect(taskId: string): void {
-    this.subscriber.prepare(this.keys.task(taskId));
+  /**
+   * Ahead of the `watch()` that is likely to follow: names the notify channel for the message's
+   * header (notify-channel.ts), or else subscribes to the task's own channel now.
+   */
+  expect(taskId: string): string | void {
+    const key = this.keys.task(taskId);
+    const notify = this.subscriber.notifyFor(key);
+    if (notify !== undefined) return notify;
+    this.subscriber.prepare(key);
   }
 
   /** What the channel armed by `expect()` has seen (see ResultBackend.peek). */

@@ -11,8 +11,12 @@ export const DEFAULT_VISIBILITY_TIMEOUT_S = 3600;
 export const DEFAULT_BLOCK_TIMEOUT_MS = 200;
 export const DEFAULT_CONNECTION_TIMEOUT_MS = 10_000;
 
-/** URL query options the broker reads (besides `key_prefix` and the TLS ones, see redis-url.ts). */
-const URL_OPTIONS = ['visibility_timeout'];
+/**
+ * URL query options the broker accepts (besides `key_prefix` and the TLS ones, see redis-url.ts):
+ * it reads `visibility_timeout`; `notify_wait` is the result backend's, accepted and ignored here
+ * so one URL can serve as broker and backend.
+ */
+const URL_OPTIONS = ['visibility_timeout', 'notify_wait'];
 
 export interface RedisBrokerOptions {
   /**

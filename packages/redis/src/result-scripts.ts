@@ -105,10 +105,12 @@ return {count, size, diff, 1, parts}
 /**
  * STORE_AND_PUBLISH for several keys in one call: the result writes a worker issues in one
  * event-loop turn (result-writes.ts). Each key is guarded and written on its own, with pcall, so
- * one key's error (WRONGTYPE, ...) fails that write alone.
+ * one key's error (WRONGTYPE, ...) fails that write alone. A written value is also published on
+ * the key's notify channel when it has one (the sender's, see notify-channel.ts).
  *
  * KEYS: the keys; ARGV per key i: value, time to live in ms (0 = none), '1' to keep a stored
- * SUCCESS. Returns per key 1 (written), 0 (kept: a SUCCESS was stored) or the error message.
+ * SUCCESS, a notify channel ('' = none). Returns per key 1 (written), 0 (kept: a SUCCESS was
+ * stored) or the error message.
  */
 export const STORE_AND_PUBLISH_MANY = new LuaScript(
   'store-and-publish-many',
@@ -116,7 +118,7 @@ export const STORE_AND_PUBLISH_MANY = new LuaScript(
 local function failed(reply)
   return type(reply) == 'table' and reply['err']
 end
-local function store(key, value, ttl, guard)
+local function store(key, value, ttl, guard, notify)
   if guard == '1' then
     local current = redis.pcall('GET', key)
     if failed(current) then return current['err'] end
@@ -135,11 +137,12 @@ local function store(key, value, ttl, guard)
   end
   if failed(written) then return written['err'] end
   redis.call('PUBLISH', key, value)
+  if notify ~= '' then redis.call('PUBLISH', notify, value) end
   return 1
 end
 local out = {}
 for i = 1, #KEYS do
-  out[i] = store(KEYS[i], ARGV[3 * i - 2], tonumber(ARGV[3 * i - 1]), ARGV[3 * i])
+  out[i] = store(KEYS[i], ARGV[4 * i - 3], tonumber(ARGV[4 * i - 2]), ARGV[4 * i - 1], ARGV[4 * i])
 end
 return out
 `,

@@ -21,6 +21,7 @@
  */
 import type { Logger } from '@celeriac/core';
 import type { Redis } from 'ioredis';
+import type { NotifyChannel } from './notify-channel.js';
 
 interface Channel {
   /** Wake-up functions of the watchers waiting on this channel. */
@@ -53,6 +54,8 @@ export class ResultSubscriber {
   private sweepTimer: NodeJS.Timeout | null = null;
   /** An outage was logged; further connection errors until the next 'ready' go to debug. */
   private outageReported = false;
+  /** The notify channel's SUBSCRIBE was written on the current connection. */
+  private notifySubscribed = false;
 
   /**
    * @param createClient makes the dedicated connection (lazily, on the first watch); it must have
@@ -63,35 +66,56 @@ export class ResultSubscriber {
     private readonly createClient: () => Redis,
     private readonly logger: Logger,
     private readonly lingerMs: number,
+    private readonly notify: NotifyChannel | null = null,
   ) {}
 
   /**
-   * Resolves at the next wake-up of `channel` (see the file header), or when `signal` aborts;
-   * with the published message when a message was the wake-up.
+   * Watches `channel` until its next wake-up (see the file header), with the published message
+   * when a message was the wake-up; a task sent with the notify channel in its header is watched
+   * there first (notify-channel.ts).
    */
-  watch(channel: string, signal: AbortSignal): Promise<string | undefined> {
-    return new Promise((resolve) => {
-      if (signal.aborted || this.state === 'closed') return resolve(undefined);
-      let entry = this.channels.get(channel);
-      if (!entry) {
-        entry = { watchers: new Set(), confirmed: false, idleSince: null, sinceSend: false, last: undefined };
-        this.channels.set(channel, entry);
-        this.subscribe(channel, entry);
-      } else if (entry.idleSince !== null) {
-        entry.idleSince = null;
-        this.lingering.delete(channel);
-      }
-      const current = entry;
-      const wake = (payload?: string) => {
-        current.watchers.delete(wake);
-        signal.removeEventListener('abort', onAbort);
+  watch(channel: string): { woken: Promise<string | undefined>; stop: () => void } {
+    if (this.state === 'closed') return { woken: Promise.resolve(undefined), stop: () => {} };
+    const pushed = this.notify?.watch(channel);
+    if (pushed) return pushed;
+    let entry = this.channels.get(channel);
+    if (!entry) {
+      entry = { watchers: new Set(), confirmed: false, idleSince: null, sinceSend: false, last: undefined };
+      this.channels.set(channel, entry);
+      this.subscribe(channel, entry);
+    } else if (entry.idleSince !== null) {
+      entry.idleSince = null;
+      this.lingering.delete(channel);
+    }
+    const current = entry;
+    let wake!: (payload?: string) => void;
+    const woken = new Promise<string | undefined>((resolve) => {
+      wake = (payload?: string) => {
+        if (!current.watchers.delete(wake)) return;
         if (current.watchers.size === 0) this.release(channel, current);
         resolve(payload);
       };
-      const onAbort = () => wake();
       current.watchers.add(wake);
-      signal.addEventListener('abort', onAbort, { once: true });
     });
+    return { woken, stop: () => wake() };
+  }
+
+  /**
+   * The notify channel to name in the header of a task about to be sent, its SUBSCRIBE written
+   * first if this is the first; undefined when there is none (disabled) or the connection is not
+   * up (then the task's own channel is prepared instead, see prepare()).
+   */
+  notifyFor(channel: string): string | undefined {
+    const notify = this.notify;
+    if (!notify || this.state !== 'connected' || this.client?.status !== 'ready') return undefined;
+    if (!this.notifySubscribed) {
+      this.notifySubscribed = true;
+      this.client.subscribe(notify.name).catch((err: unknown) => {
+        if (this.state !== 'closed') this.logger.warn('redis backend: SUBSCRIBE to the notify channel failed', { channel: notify.name, error: err });
+      });
+    }
+    notify.expect(channel);
+    return notify.name;
   }
 
   /**
@@ -124,6 +148,8 @@ export class ResultSubscriber {
    * (not prepared, lapsed, or resubscribed after a reconnect).
    */
   peek(channel: string): string | null | undefined {
+    const pushed = this.notify?.peek(channel);
+    if (pushed !== undefined) return pushed;
     const entry = this.channels.get(channel);
     return entry?.sinceSend ? (entry.last ?? null) : undefined;
   }
@@ -141,6 +167,7 @@ export class ResultSubscriber {
     this.lingering.clear();
     for (const entry of this.channels.values()) wakeAll(entry);
     this.channels.clear();
+    this.notify?.reset();
     const client = this.client;
     this.client = null;
     // Nothing to flush on a subscriber connection: drop it at once.
@@ -151,6 +178,7 @@ export class ResultSubscriber {
     if (this.client) return this.client;
     const client = this.createClient();
     client.on('message', (channel: string, message: string) => {
+      if (channel === this.notify?.name) return this.notify.onMessage(message);
       const entry = this.channels.get(channel);
       if (!entry) return;
       entry.last = message;
@@ -158,6 +186,9 @@ export class ResultSubscriber {
     });
     client.on('ready', () => this.onReady());
     client.on('close', () => {
+      // What the notify channel carried while the connection was down is lost.
+      this.notifySubscribed = false;
+      this.notify?.reset();
       if (this.state === 'connected') this.setState('disconnected');
     });
     client.on('error', (err: Error) => {

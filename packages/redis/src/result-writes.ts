@@ -33,6 +33,8 @@ interface PendingWrite {
   readonly value: string;
   readonly ttlMs: number;
   readonly keepSuccess: boolean;
+  /** A channel to publish the value on too ('' = none). */
+  readonly notify: string;
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
 }
@@ -52,12 +54,12 @@ export class ResultWrites implements Rider {
 
   /**
    * Stores `value` at `key` (with a time to live in ms, 0 = none) and publishes it on the key's
-   * channel; with `keepSuccess`, a stored SUCCESS is left as it is. Sent once the current callback
-   * and its promise jobs are done.
+   * channel, and on `notify` unless it is ''; with `keepSuccess`, a stored SUCCESS is left as it
+   * is (and nothing published). Sent once the current callback and its promise jobs are done.
    */
-  write(key: string, value: string, ttlMs: number, keepSuccess: boolean): Promise<void> {
+  write(key: string, value: string, ttlMs: number, keepSuccess: boolean, notify = ''): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ key, value, ttlMs, keepSuccess, resolve, reject });
+      this.pending.push({ key, value, ttlMs, keepSuccess, notify, resolve, reject });
       if (this.scheduled) return;
       this.scheduled = true;
       // At the end of the turn: every result a batch of tasks stored in it goes together, in the
@@ -149,7 +151,7 @@ function scriptArguments(batch: readonly PendingWrite[]): { keys: string[]; args
   const args: (string | number)[] = [];
   for (const w of batch) {
     keys.push(w.key);
-    args.push(w.value, w.ttlMs, w.keepSuccess ? '1' : '0');
+    args.push(w.value, w.ttlMs, w.keepSuccess ? '1' : '0', w.notify);
   }
   return { keys, args };
 }

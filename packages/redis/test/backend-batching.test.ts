@@ -71,9 +71,8 @@ describe('redis result backend: batching', { skip }, () => {
   it('unsubscribes the channels whose grace period ended together', async () => {
     const backend = open({ unsubscribeDelay: 50 });
     const ids = Array.from({ length: 5 }, () => randomUUID());
-    const controller = new AbortController();
     // Subscribed and confirmed, then left.
-    await Promise.all(ids.map((id) => backend.watch(id, controller.signal)));
+    await Promise.all(ids.map((id) => backend.watch(id).woken));
     const numsub = async () => (await raw.call('PUBSUB', 'NUMSUB', ...ids.map((id) => `${prefix}celery-task-meta-${id}`))) as (string | number)[];
     await eventually(async () => (await numsub()).filter((_, i) => i % 2 === 1).every((n) => Number(n) === 0), WAIT, 'every channel to be unsubscribed');
     await quiet();

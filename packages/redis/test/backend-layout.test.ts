@@ -165,7 +165,7 @@ describe('redis result backend: layout', { skip }, () => {
     await b.close();
     await assert.rejects(b.get('x'), ClosedError);
     await assert.rejects(b.set('x', sampleMeta('x')), ClosedError);
-    await b.watch('x', new AbortController().signal);
+    await b.watch('x').woken;
   });
 
   it('connect() rejects when the server cannot be reached', async () => {

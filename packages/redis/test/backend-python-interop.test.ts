@@ -129,16 +129,15 @@ describe('redis result backend: interop with Python Celery 5.2', { skip }, () =>
 
   it('celeriac reads, and is woken by, what Python stores', async () => {
     const [ok, failed] = [taskId(), taskId()];
-    const controller = new AbortController();
+    // The first watch resolves once the subscription is live; the second only on a message,
+    // which here can only be Celery's PUBLISH.
+    await backend.watch(ok).woken;
+    const woken = backend.watch(ok);
     try {
-      // The first watch resolves once the subscription is live; the second only on a message,
-      // which here can only be Celery's PUBLISH.
-      await backend.watch(ok, controller.signal);
-      const woken = backend.watch(ok, controller.signal);
       await python('store-success', ok, JSON.stringify({ value: 5, list: [1, 2] }));
-      await within(woken, WAIT, "the watch to wake on Celery's PUBLISH");
+      await within(woken.woken, WAIT, "the watch to wake on Celery's PUBLISH");
     } finally {
-      controller.abort();
+      woken.stop();
     }
     const meta = await waitForReady(backend, ok, WAIT);
     assert.ok(meta);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { silentLogger, waitForReady, type ResultMeta } from '@celeriac/core';
+import { silentLogger, waitForReady, type ResultMeta, type ResultWatch } from '@celeriac/core';
 import { eventually, sampleMeta, within } from '@celeriac/testing';
 import { RedisBackend } from '@celeriac/redis';
 import type { Redis } from 'ioredis';
@@ -66,20 +66,21 @@ describe('redis result backend: watch', { skip }, () => {
     const backend = open();
     const a = randomUUID();
     const b = randomUUID();
-    const controller = new AbortController();
+    // The first watches resolve when their subscriptions are confirmed.
+    await Promise.all([backend.watch(a).woken, backend.watch(b).woken]);
+    const watchA = backend.watch(a);
+    const watchB = backend.watch(b);
     try {
-      // The first watches resolve when their subscriptions are confirmed.
-      await Promise.all([backend.watch(a, controller.signal), backend.watch(b, controller.signal)]);
       let aWoke = false;
-      const watchA = backend.watch(a, controller.signal).then(() => (aWoke = true));
-      const watchB = backend.watch(b, controller.signal);
+      const wokenA = watchA.woken.then(() => (aWoke = true));
       await raw.publish(`${prefix}celery-task-meta-${b}`, 'poke');
-      await within(watchB, WAIT, 'the watch on b to wake');
+      await within(watchB.woken, WAIT, 'the watch on b to wake');
       assert.equal(aWoke, false, 'the watch on a woke without a write');
       await raw.publish(`${prefix}celery-task-meta-${a}`, 'poke');
-      await within(watchA, WAIT, 'the watch on a to wake');
+      await within(wokenA, WAIT, 'the watch on a to wake');
     } finally {
-      controller.abort();
+      watchA.stop();
+      watchB.stop();
     }
   });
 
@@ -87,48 +88,44 @@ describe('redis result backend: watch', { skip }, () => {
     const backend = open({ unsubscribeDelay: 0 });
     const id = randomUUID();
     const channel = `${prefix}celery-task-meta-${id}`;
-    const first = new AbortController();
-    const second = new AbortController();
-    await backend.watch(id, first.signal);
-    const w1 = backend.watch(id, first.signal);
-    const w2 = backend.watch(id, second.signal);
+    await backend.watch(id).woken;
+    const w1 = backend.watch(id);
+    const w2 = backend.watch(id);
     assert.equal(await numsub(raw, channel), 1);
-    first.abort();
-    await w1;
+    w1.stop();
+    await w1.woken;
     assert.equal(await numsub(raw, channel), 1, 'unsubscribed while a watcher was left');
-    second.abort();
-    await w2;
+    w2.stop();
+    await w2.woken;
     await eventually(async () => (await numsub(raw, channel)) === 0, WAIT, 'the channel to be unsubscribed');
     // Watching again subscribes again, and a write wakes it.
-    const again = new AbortController();
-    await backend.watch(id, again.signal);
-    const woken = backend.watch(id, again.signal);
+    await backend.watch(id).woken;
+    const woken = backend.watch(id);
     await open().set(id, sampleMeta(id));
-    await within(woken, WAIT, 'the renewed watch to wake');
-    again.abort();
+    await within(woken.woken, WAIT, 'the renewed watch to wake');
   });
 
   it('re-subscribes after losing the connection and wakes its watchers', async (t) => {
     const scratch: ScratchRedis | string = await startScratchRedis();
     if (typeof scratch === 'string') return t.skip(scratch);
     const admin = rawClient(scratch.url);
-    const controller = new AbortController();
+    let pending: ResultWatch | null = null;
     try {
       const backend = open({ url: scratch.url });
       const writer = open({ url: scratch.url });
       const id = randomUUID();
       const channel = `celery-task-meta-${id}`;
-      await backend.watch(id, controller.signal);
-      const pending = backend.watch(id, controller.signal);
+      await backend.watch(id).woken;
+      pending = backend.watch(id);
       await admin.client('KILL', 'TYPE', 'pubsub');
       // Nothing was written: only the re-subscription after the reconnect can wake it.
-      await within(pending, WAIT, 'the watch to wake after the reconnect');
+      await within(pending.woken, WAIT, 'the watch to wake after the reconnect');
       assert.equal(await numsub(admin, channel), 1);
       const meta: Promise<ResultMeta | null> = waitForReady(backend, id, WAIT);
       await writer.set(id, sampleMeta(id));
       assert.deepEqual(await meta, sampleMeta(id));
     } finally {
-      controller.abort();
+      pending?.stop();
       admin.disconnect();
       await scratch.stop();
     }

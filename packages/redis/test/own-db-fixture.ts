@@ -1,12 +1,12 @@
 /**
- * What the tests that need a whole database of the shared Redis use (the shared-lane and
- * result-expect tests): a db number no other test file or the bench uses (test files use db 0
+ * What the tests that need a whole database of the shared Redis use (the shared-lane,
+ * result-expect and notify-expect tests): a db number no other test file or the bench uses (test files use db 0
  * under key prefixes, the bench 10-13 by default), emptied before and after (FLUSHDB of that db only);
  * MONITOR lines of that db, with the address of the client that sent each command; and CLIENT LIST
  * rows of that db, so a test can kill its own connections (by CLIENT ID) and no one else's; and a
  * core Worker run in this process for the length of a test.
  *
- * Taken by: shared-lane.test.ts 6 and 7, result-expect.test.ts 8.
+ * Taken by: shared-lane.test.ts 6 and 7, result-expect.test.ts 8, notify-expect.test.ts 9.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type App, Worker, type WorkerOptions } from '@celeriac/core';
@@ -30,7 +30,7 @@ export function dbClient(db: number, base = REDIS_URL): Redis {
 
 /** Empties `db`, which must be one this file owns (see the header). */
 export async function flushOwnDb(client: Redis, db: number): Promise<void> {
-  if (![6, 7, 8].includes(db)) throw new Error(`db ${db} is not one of the test files' own (6, 7, 8)`);
+  if (![6, 7, 8, 9].includes(db)) throw new Error(`db ${db} is not one of the test files' own (6, 7, 8, 9)`);
   if ((await client.client('INFO')).match(/ db=(\d+) /)?.[1] !== String(db)) throw new Error(`the client is not on db ${db}`);
   await client.flushdb();
 }

@@ -1,7 +1,9 @@
 /**
  * A result channel armed as its task is sent (RedisBackend `expect`, called by core's App for a
  * task sent on its own) and what the backend then knows without asking Redis (`peek`, the first
- * look of core's waitForReady), on this file's own database (8, see own-db-fixture.ts):
+ * look of core's waitForReady), on this file's own database (8, see own-db-fixture.ts). The
+ * backends here arm the task's own channel (notifyWaitMs 0), as Celery's client does; the
+ * default, the client's notify channel, is tested in notify-expect.test.ts:
  * - after expect(id), a state published on the channel is remembered: peek returns it, decoded,
  *   with nobody watching and nothing stored; null before anything is published; undefined for an
  *   id never expected, and for one expected before the subscriber connection was up;
@@ -40,9 +42,7 @@ const key = (id: string) => `celery-task-meta-${id}`;
  * go out after the task), so peek says undefined.
  */
 async function subscriberUp(backend: RedisBackend): Promise<void> {
-  const done = new AbortController();
-  await backend.watch(randomUUID(), done.signal);
-  done.abort();
+  await backend.watch(randomUUID()).woken;
 }
 
 /** The backend's subscriber, for `subscribedChannels()` (diagnostics, not on RedisBackend). */
@@ -52,7 +52,7 @@ describe('redis result backend: expect and peek', { skip, timeout: 60_000 }, () 
   let raw: Redis;
   const opened: RedisBackend[] = [];
   const open = (options: Omit<RedisBackendOptions, 'url'> = {}) => {
-    const backend = new RedisBackend({ url: DB_URL, logger: silentLogger, ...options });
+    const backend = new RedisBackend({ url: DB_URL, logger: silentLogger, notifyWaitMs: 0, ...options });
     opened.push(backend);
     return backend;
   };
@@ -95,7 +95,7 @@ describe('redis result backend: expect and peek', { skip, timeout: 60_000 }, () 
   });
 
   it('delay().get() returns the value, also when the worker finished before get()', async () => {
-    const backend = new RedisBackend({ url: DB_URL, logger: silentLogger });
+    const backend = new RedisBackend({ url: DB_URL, logger: silentLogger, notifyWaitMs: 0 });
     const app = new App({ broker: DB_URL, backend, logger: silentLogger });
     const add = app.task('expect.add', (_ctx, a: number, b: number) => a + b);
     await withWorker(app, {}, async () => {
@@ -161,7 +161,7 @@ describe('redis result backend: expect and peek', { skip, timeout: 60_000 }, () 
   it('released channels are unsubscribed in batches, and none is left after the grace period', async () => {
     const N = 50;
     const GRACE_MS = 500;
-    const backend = new RedisBackend({ url: DB_URL, logger: silentLogger, unsubscribeDelay: GRACE_MS });
+    const backend = new RedisBackend({ url: DB_URL, logger: silentLogger, unsubscribeDelay: GRACE_MS, notifyWaitMs: 0 });
     const app = new App({ broker: DB_URL, backend, logger: silentLogger });
     const add = app.task('expect.add', (_ctx, a: number, b: number) => a + b);
     const monitor = await monitorDbs([DB]);

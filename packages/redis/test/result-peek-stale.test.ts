@@ -11,6 +11,9 @@
  *    published). `get({ timeout: 0 })` then reports a timeout for a stored result; before this
  *    session its first look was a GET.
  *
+ * Both hold for either way of arming: the task's own channel (notifyWaitMs 0, Celery's way) and
+ * the client's notify channel (the default, notify-channel.ts).
+ *
  * Uses the shared Redis at REDIS_URL under a key prefix of its own (no FLUSHDB).
  */
 import assert from 'node:assert/strict';
@@ -25,12 +28,10 @@ const skip = await redisSkipReason();
 const PREFIX = `review-peek-${randomUUID()}:`;
 
 async function subscriberUp(backend: RedisBackend): Promise<void> {
-  const done = new AbortController();
-  await backend.watch(randomUUID(), done.signal);
-  done.abort();
+  await backend.watch(randomUUID()).woken;
 }
 
-describe('review: peek after the stored result changed behind the channel', { skip, timeout: 30_000 }, () => {
+for (const [mode, notifyWaitMs] of [['own channel', 0], ['notify channel', 2]] as const) describe(`review: peek after the stored result changed behind the channel (${mode})`, { skip, timeout: 30_000 }, () => {
   const opened: RedisBackend[] = [];
   after(async () => {
     for (const b of opened) await b.close();
@@ -41,7 +42,7 @@ describe('review: peek after the stored result changed behind the channel', { sk
     raw.disconnect();
   });
   const open = () => {
-    const backend = new RedisBackend({ url: REDIS_URL, keyPrefix: PREFIX, logger: silentLogger, unsubscribeDelay: 5000 });
+    const backend = new RedisBackend({ url: REDIS_URL, keyPrefix: PREFIX, logger: silentLogger, unsubscribeDelay: 5000, notifyWaitMs });
     opened.push(backend);
     return backend;
   };
@@ -51,8 +52,9 @@ describe('review: peek after the stored result changed behind the channel', { sk
     await subscriberUp(backend);
     const id = randomUUID();
     // First run: sent (expect), stored and published by its worker, read, then forgotten.
-    backend.expect(id);
-    await backend.set(id, sampleMeta(id, 'SUCCESS', 'first run'));
+    const notify = backend.expect(id) || null;
+    assert.equal(notify !== null, notifyWaitMs > 0, 'expect() names the notify channel exactly when it is on');
+    await backend.set(id, sampleMeta(id, 'SUCCESS', 'first run'), { notify });
     await eventually(() => backend.peek(id)?.status === 'SUCCESS', 5000, 'peek to see the first SUCCESS');
     await new AsyncResult(id, () => backend).forget();
     assert.equal(await backend.get(id), null, 'the key is gone');

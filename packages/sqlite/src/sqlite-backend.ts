@@ -24,6 +24,7 @@ import {
   type BackendCapabilities,
   type Logger,
   type ResultBackend,
+  type ResultWatch,
   type ResultMeta,
   type SetResultOptions,
 } from '@celeriac/core';
@@ -104,20 +105,20 @@ export class SqliteBackend implements ResultBackend {
     await store.batcher.add(() => results.delete(taskId));
   }
 
-  watch(_taskId: string, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      if (signal.aborted || this.lifecycle.is('closed')) return resolve();
+  watch(_taskId: string): ResultWatch {
+    let wake: () => void = () => {};
+    const woken = new Promise<void>((resolve) => {
+      if (this.lifecycle.is('closed')) return resolve();
       this.open();
-      const wake = () => {
-        this.watchers.delete(wake);
-        signal.removeEventListener('abort', wake);
+      wake = () => {
+        if (!this.watchers.delete(wake)) return;
         if (this.watchers.size === 0) this.stopPolling();
         resolve();
       };
       this.watchers.add(wake);
-      signal.addEventListener('abort', wake, { once: true });
       this.startPolling();
     });
+    return { woken, stop: () => wake() };
   }
 
   async close(): Promise<void> {

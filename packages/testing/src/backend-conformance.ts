@@ -22,7 +22,7 @@ export const BACKEND_TEST_NAMES = [
   'getMany keeps the order of the ids',
   'watch wakes after a set on the same instance',
   'watch wakes after a set on another instance',
-  'watch resolves on abort',
+  'watch resolves when stopped',
 ] as const;
 export type BackendTestName = (typeof BACKEND_TEST_NAMES)[number];
 
@@ -67,24 +67,25 @@ type Case = (open: Open, waits: Waits, t: TestContext) => Promise<void>;
  * The first watch is armed before `write` starts, so the wake-up has to come from the write.
  */
 async function waitForResult(watcher: ResultBackend, taskId: string, write: () => Promise<void>, waits: Waits): Promise<ResultMeta> {
-  const controller = new AbortController();
+  let stopped = false;
+  let current = watcher.watch(taskId);
   try {
-    const first = watcher.watch(taskId, controller.signal);
     const writing = write();
     const loop = (async () => {
-      await first;
-      while (!controller.signal.aborted) {
-        const next = watcher.watch(taskId, controller.signal);
+      await current.woken;
+      while (!stopped) {
+        current = watcher.watch(taskId);
         const meta = await watcher.get(taskId);
         if (meta) return meta;
-        await next;
+        await current.woken;
       }
       throw new Error('gave up waiting');
     })();
     const [meta] = await within(Promise.all([loop, writing]), waits.timeoutMs, `watch() to report the result of ${taskId}`);
     return meta;
   } finally {
-    controller.abort();
+    stopped = true;
+    current.stop();
   }
 }
 
@@ -168,19 +169,28 @@ const cases: Record<BackendTestName, Case> = {
     const meta = await waitForResult(watcher, id, () => sleep(50).then(() => writer.set(id, sampleMeta(id))), waits);
     assert.deepEqual(meta, sampleMeta(id));
   },
-  async 'watch resolves on abort'(open, waits) {
+  async 'watch resolves when stopped'(open, waits) {
     const backend = await open();
     const id = randomUUID();
-    const aborted = new AbortController();
-    aborted.abort();
-    await within(backend.watch(id, aborted.signal), waits.timeoutMs, 'watch() with an aborted signal to resolve');
-    // Nothing is ever written for this id: only the abort can end the wait for good.
-    const controller = new AbortController();
+    const once = backend.watch(id);
+    once.stop();
+    once.stop(); // idempotent
+    await within(once.woken, waits.timeoutMs, 'watch() stopped at once to resolve');
+    // Nothing is ever written for this id: only stop() can end the wait for good.
+    let stopped = false;
+    let current = backend.watch(id);
     const watching = (async () => {
-      while (!controller.signal.aborted) await backend.watch(id, controller.signal);
+      for (;;) {
+        await current.woken;
+        if (stopped) return;
+        current = backend.watch(id);
+      }
     })();
-    setTimeout(() => controller.abort(), 100);
-    await within(watching, waits.timeoutMs, 'watch() to resolve after abort');
+    setTimeout(() => {
+      stopped = true;
+      current.stop();
+    }, 100);
+    await within(watching, waits.timeoutMs, 'watch() to resolve after stop()');
   },
 };
 

@@ -4,7 +4,7 @@
  */
 import { ClosedError } from '../errors.js';
 import { States, type ResultMeta } from '../protocol/result-meta.js';
-import type { BackendCapabilities, ResultBackend, SetResultOptions } from './result-backend.js';
+import type { BackendCapabilities, ResultBackend, ResultWatch, SetResultOptions } from './result-backend.js';
 
 interface Entry {
   json: string;
@@ -50,21 +50,21 @@ export class MemoryBackend implements ResultBackend {
     this.entries.delete(taskId);
   }
 
-  watch(taskId: string, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      if (signal.aborted || this.closed) return resolve();
+  watch(taskId: string): ResultWatch {
+    let wake: () => void = () => {};
+    const woken = new Promise<void>((resolve) => {
+      if (this.closed) return resolve();
       let set = this.watchers.get(taskId);
       if (!set) this.watchers.set(taskId, (set = new Set()));
       const listeners = set;
-      const wake = () => {
+      wake = () => {
         listeners.delete(wake);
-        if (listeners.size === 0) this.watchers.delete(taskId);
-        signal.removeEventListener('abort', wake);
+        if (listeners.size === 0 && this.watchers.get(taskId) === listeners) this.watchers.delete(taskId);
         resolve();
       };
       listeners.add(wake);
-      signal.addEventListener('abort', wake, { once: true });
     });
+    return { woken, stop: () => wake() };
   }
 
   async close(): Promise<void> {

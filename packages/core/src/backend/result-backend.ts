@@ -16,6 +16,23 @@ export interface BackendCapabilities {
 export interface SetResultOptions {
   /** Seconds until the entry expires; null or undefined keeps it forever. */
   readonly expiresIn?: number | null;
+  /**
+   * The channel the sender of the task asked to be told on (its message's `celeriac_notify`
+   * header, from {@link ResultBackend.expect}). A backend with push notification publishes the
+   * stored metadata there too; others ignore it.
+   */
+  readonly notify?: string | null;
+}
+
+/** One `watch()`: settles at the next wake-up, or when stopped. */
+export interface ResultWatch {
+  /**
+   * Resolves at the next change that may concern the task (with the new metadata when the
+   * backend's notification carries it), or with nothing once `stop()` is called.
+   */
+  readonly woken: Promise<ResultMeta | void>;
+  /** Ends the watch (idempotent); a watch must be stopped or woken, or it is held. */
+  stop(): void;
 }
 
 export interface ResultBackend {
@@ -31,22 +48,23 @@ export interface ResultBackend {
   set(taskId: string, meta: ResultMeta, options?: SetResultOptions): Promise<void>;
   delete(taskId: string): Promise<void>;
   /**
-   * Resolves at the next change that may concern `taskId` (or a little later), or when `signal`
-   * aborts. A backend with push notification resolves promptly; one without may resolve after a
-   * short poll interval. Callers re-read with `get()` afterwards. The watch is armed by the time
-   * the call returns, or else its promise resolves once it is armed (Redis confirms a SUBSCRIBE
-   * later), so a caller's watch-then-get-then-wait loop never misses a write. A backend whose
-   * notification carries the new metadata (Redis publishes it) may resolve with it, sparing the
-   * caller a read.
+   * Watches for the next change that may concern `taskId` (or a little later), until stopped. A
+   * backend with push notification wakes promptly; one without may wake after a short poll
+   * interval. Callers re-read with `get()` afterwards. The watch is armed by the time the call
+   * returns, or else it wakes once it is armed (Redis confirms a SUBSCRIBE later), so a caller's
+   * watch-then-get-then-wait loop never misses a write. A backend whose notification carries the
+   * new metadata (Redis publishes it) may wake with it, sparing the caller a read.
    */
-  watch(taskId: string, signal: AbortSignal): Promise<ResultMeta | void>;
+  watch(taskId: string): ResultWatch;
   /**
    * Optional. The app is about to send `taskId` and its result will likely be awaited: a backend
    * whose `watch()` takes a round trip to arm (a Redis SUBSCRIBE) may start arming it now, so it
    * is live before the task's worker can publish (Celery's client subscribes as it sends, too).
-   * It holds nothing for long: unwatched, it lapses as a finished watch does.
+   * It holds nothing for long: unwatched, it lapses as a finished watch does. It may return a
+   * channel name for the message's `celeriac_notify` header: a worker storing the task's state
+   * on this backend then also publishes it there ({@link SetResultOptions.notify}).
    */
-  expect?(taskId: string): void;
+  expect?(taskId: string): string | void;
   /**
    * Optional. What the backend can tell without a round trip, for a task it was told to `expect`:
    * the latest metadata pushed to it, or null when it knows nothing was stored yet; undefined

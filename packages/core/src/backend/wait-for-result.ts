@@ -5,9 +5,6 @@
 import { READY_STATES, type ResultMeta } from '../protocol/result-meta.js';
 import type { ResultBackend } from './result-backend.js';
 
-/** An abort reason of our own: abort() without one builds a DOMException each time (hot path). */
-const WOKEN = Symbol('woken');
-
 /** Resolves with the ready metadata, or null when `timeoutMs` passes (or `signal` aborts) first. */
 export async function waitForReady(
   backend: ResultBackend,
@@ -21,26 +18,31 @@ export async function waitForReady(
   // Not for a caller that will not wait (timeout 0): the backend's knowledge is of what was
   // published, and a result stored before the send (an id sent again) is only in the store.
   let peek = backend.peek !== undefined && timeoutMs !== 0;
+  if (peek) {
+    // Synchronous: nothing can be published between this look and the watch below.
+    const known = backend.peek!(taskId);
+    if (known && READY_STATES.has(known.status)) return known;
+  }
   for (;;) {
-    const wake = new AbortController();
-    const onAbort = () => wake.abort(WOKEN);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    // No AbortController here: this runs once per awaited result, and Node's are costly.
+    const watch = backend.watch(taskId);
+    const stop = () => watch.stop();
+    signal?.addEventListener('abort', stop, { once: true });
     const remaining = deadline - Date.now();
     // A bounded wait even without a deadline, in case a backend's notification is ever lost.
-    const timer = setTimeout(() => wake.abort(WOKEN), Math.max(0, Math.min(remaining, 1000)));
+    const timer = setTimeout(stop, Math.max(0, Math.min(remaining, 1000)));
     try {
-      const watching = backend.watch(taskId, wake.signal);
       const known = peek ? backend.peek!(taskId) : undefined;
       peek = false;
       const meta = known === undefined ? await backend.get(taskId) : known;
       if (meta && READY_STATES.has(meta.status)) return meta;
       if (remaining <= 0 || signal?.aborted) return null;
-      const pushed = await watching;
+      const pushed = await watch.woken;
       if (pushed && pushed.task_id === taskId && READY_STATES.has(pushed.status)) return pushed;
     } finally {
-      wake.abort(WOKEN);
+      watch.stop();
       clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      signal?.removeEventListener('abort', stop);
     }
   }
 }

@@ -14,6 +14,13 @@ import { emptyEmbed, type Embed, type SignatureData } from './signature-data.js'
 
 export const JSON_CONTENT_TYPE = 'application/json';
 
+/**
+ * A header of ours (Celery passes unknown headers through to the task's request): the channel on
+ * which the sender waits to be told of the task's states, besides the task's own
+ * (ResultBackend.expect). Only celeriac workers act on it.
+ */
+export const NOTIFY_HEADER = 'celeriac_notify';
+
 /** The transport-neutral form every broker carries. */
 export interface RawMessage {
   headers: Record<string, unknown>;

@@ -4,7 +4,7 @@
 import type { App } from '../app.js';
 import { formatTraceback, serializeException } from '../protocol/exception-codec.js';
 import { buildResultMeta, type TaskState } from '../protocol/result-meta.js';
-import type { TaskMessage } from '../protocol/task-message.js';
+import { NOTIFY_HEADER, type TaskMessage } from '../protocol/task-message.js';
 
 export class ResultWriter {
   constructor(
@@ -30,7 +30,8 @@ export class ResultWriter {
           : undefined,
         now: new Date(),
       });
-      return backend.set(h.id, meta, { expiresIn: this.app.resultExpires });
+      const notify = h[NOTIFY_HEADER];
+      return backend.set(h.id, meta, { expiresIn: this.app.resultExpires, notify: typeof notify === 'string' ? notify : null });
     } catch (err) {
       return Promise.reject(err);
     }
