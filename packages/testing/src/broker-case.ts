@@ -15,6 +15,8 @@ export interface BrokerCaseHarness {
    * as its transport's own (`transportFields`).
    */
   assertSameMessage(actual: RawMessage | null | undefined, expected: RawMessage): void;
+  /** The adapter's `serverPrefetch` option (see BrokerConformanceOptions). */
+  readonly serverPrefetch: boolean;
 }
 
 export interface BrokerCase<Name extends string = string> {

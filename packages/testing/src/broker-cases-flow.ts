@@ -86,7 +86,7 @@ export const flowCases: readonly BrokerCase<FlowCaseName>[] = [
   },
   {
     name: 'cancel from inside the handler',
-    async run({ open, waits }) {
+    async run({ open, waits, serverPrefetch }) {
       const broker = await open();
       const queue = uniqueQueue('cancel-inside');
       const inbox = new Inbox();
@@ -112,7 +112,7 @@ export const flowCases: readonly BrokerCase<FlowCaseName>[] = [
       const again = await broker.consume([queue], rest.onDelivery, { prefetch: 10 });
       const got = await rest.waitFor(3, waits);
       await again.cancel();
-      for (const d of got) assert.equal(d.redelivered, false, `${tagOf(d)} was never delivered, so it is not a redelivery`);
+      if (!serverPrefetch) for (const d of got) assert.equal(d.redelivered, false, `${tagOf(d)} was never delivered, so it is not a redelivery`);
       assert.equal(tagOf(first!), 'a');
       for (const d of got) await rest.ack(d);
     },

@@ -1,0 +1,122 @@
+/**
+ * One AMQP connection (amqplib), kept open: when it drops it is opened again with backoff
+ * (100 ms doubling to 5 s) until closed, and each new connection is a new `generation`. Channels
+ * belong to one generation; whoever holds one re-creates it from `onOpen` (consumers re-consume,
+ * the publisher re-opens its confirm channel). Callers that need the connection wait for it up
+ * to `connectionTimeoutMs`, then get an error that says what was attempted.
+ */
+import { connect, type ChannelModel } from 'amqplib';
+import { abortableSleep as sleep, type Logger } from '@celeriac/core';
+import type { AmqpUrl } from './amqp-url.js';
+import { AmqpUnavailableError } from './amqp-errors.js';
+
+const MAX_BACKOFF_MS = 5000;
+
+export class AmqpConnection {
+  private model: ChannelModel | null = null;
+  private opening: Promise<void> | null = null;
+  private closed = false;
+  private generationNo = 0;
+  private readonly waiters = new Set<() => void>();
+  private readonly openListeners = new Set<(model: ChannelModel, generation: number) => void>();
+  private outageReported = false;
+
+  constructor(
+    readonly url: AmqpUrl,
+    private readonly logger: Logger,
+  ) {}
+
+  get generation(): number {
+    return this.generationNo;
+  }
+
+  get isOpen(): boolean {
+    return this.model !== null;
+  }
+
+  /** Called with every new connection (not the one open now, if any). */
+  onOpen(listener: (model: ChannelModel, generation: number) => void): () => void {
+    this.openListeners.add(listener);
+    return () => this.openListeners.delete(listener);
+  }
+
+  /** The open connection, waiting for it (and starting it) if need be; `what` names the attempt. */
+  async ready(what: string): Promise<ChannelModel> {
+    if (this.closed) throw new AmqpUnavailableError(what, this.url.shown, 'the broker is closed');
+    if (this.model) return this.model;
+    this.start();
+    let timer: NodeJS.Timeout | undefined;
+    let wake!: () => void;
+    const arrived = new Promise<void>((resolve) => (wake = resolve));
+    this.waiters.add(wake);
+    timer = setTimeout(wake, this.url.connectionTimeoutMs);
+    try {
+      await arrived;
+    } finally {
+      clearTimeout(timer);
+      this.waiters.delete(wake);
+    }
+    if (this.model) return this.model;
+    throw new AmqpUnavailableError(what, this.url.shown, this.closed ? 'the broker is closed' : `no connection within ${this.url.connectionTimeoutMs} ms`);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const model = this.model;
+    this.model = null;
+    for (const wake of [...this.waiters]) wake();
+    await model?.close().catch(() => undefined);
+  }
+
+  private start(): void {
+    this.opening ??= this.openLoop().finally(() => (this.opening = null));
+  }
+
+  private async openLoop(): Promise<void> {
+    let backoff = 100;
+    while (!this.closed && !this.model) {
+      try {
+        const model = await connect({ ...this.url.connect }, { ...(this.url.tls ?? {}), timeout: this.url.connectionTimeoutMs });
+        if (this.closed) {
+          await model.close().catch(() => undefined);
+          return;
+        }
+        this.adopt(model);
+        return;
+      } catch (err) {
+        const level = this.outageReported ? 'debug' : 'warn';
+        this.outageReported = true;
+        this.logger[level](`amqp: cannot connect to ${this.url.shown}; retrying`, { error: (err as Error).message });
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      }
+    }
+  }
+
+  private adopt(model: ChannelModel): void {
+    this.model = model;
+    this.generationNo++;
+    const generation = this.generationNo;
+    if (this.outageReported) this.logger.info(`amqp: connected to ${this.url.shown}`);
+    this.outageReported = false;
+    model.on('error', (err: Error) => this.logger.debug('amqp: connection error', { error: err.message }));
+    model.on('blocked', (reason: string) => this.logger.warn(`amqp: the server blocked publishing: ${reason}`));
+    model.on('close', (err?: Error) => {
+      if (this.model !== model) return;
+      this.model = null;
+      if (this.closed) return;
+      this.outageReported = true;
+      this.logger.warn(`amqp: connection to ${this.url.shown} lost; reconnecting`, { error: err?.message });
+      this.start();
+    });
+    for (const wake of [...this.waiters]) wake();
+    for (const listener of [...this.openListeners]) {
+      try {
+        listener(model, generation);
+      } catch (err) {
+        this.logger.error('amqp: a reconnect handler threw', { error: err });
+      }
+    }
+  }
+}
