@@ -120,9 +120,12 @@ export class AmqpBroker implements Broker {
   async deadLetter(delivery: Delivery, reason: DeadLetterReason): Promise<void> {
     const d = delivery as AmqpDelivery;
     if (d.settled) throw new StateError(`message ${d.deliveryTag} of queue "${d.queue}" was already settled: it cannot be dead-lettered`);
-    d.settled = true;
     if (this.closed) return;
+    // Settled only once the copy is confirmed: if publishing it fails, the caller can still
+    // reject or ack the original.
     await this.publisher.publish([deadLetterCopy(d.message, d.queue, d.priority, reason)], `dead-letter a message of queue "${d.queue}"`);
+    if (d.settled) return;
+    d.settled = true;
     d.settle.ack(d.raw);
   }
 

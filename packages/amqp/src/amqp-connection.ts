@@ -14,6 +14,8 @@ const MAX_BACKOFF_MS = 5000;
 
 export class AmqpConnection {
   private model: ChannelModel | null = null;
+  /** Aborted by close(): ends a reconnect pause at once. */
+  private readonly stop = new AbortController();
   private opening: Promise<void> | null = null;
   private closed = false;
   private generationNo = 0;
@@ -40,16 +42,19 @@ export class AmqpConnection {
     return () => this.openListeners.delete(listener);
   }
 
-  /** The open connection, waiting for it (and starting it) if need be; `what` names the attempt. */
-  async ready(what: string): Promise<ChannelModel> {
+  /**
+   * The open connection, waiting for it (and starting it) if need be, at most `timeoutMs`
+   * (default `connection_timeout`); `what` names the attempt in the error.
+   */
+  async ready(what: string, timeoutMs = this.url.connectionTimeoutMs): Promise<ChannelModel> {
     if (this.closed) throw new AmqpUnavailableError(what, this.url.shown, 'the broker is closed');
     if (this.model) return this.model;
     this.start();
-    let timer: NodeJS.Timeout | undefined;
+    let timer: NodeJS.Timeout | undefined = undefined;
     let wake!: () => void;
     const arrived = new Promise<void>((resolve) => (wake = resolve));
     this.waiters.add(wake);
-    timer = setTimeout(wake, this.url.connectionTimeoutMs);
+    timer = setTimeout(wake, Math.max(0, timeoutMs));
     try {
       await arrived;
     } finally {
@@ -57,12 +62,13 @@ export class AmqpConnection {
       this.waiters.delete(wake);
     }
     if (this.model) return this.model;
-    throw new AmqpUnavailableError(what, this.url.shown, this.closed ? 'the broker is closed' : `no connection within ${this.url.connectionTimeoutMs} ms`);
+    throw new AmqpUnavailableError(what, this.url.shown, this.closed ? 'the broker is closed' : `no connection within ${Math.max(0, Math.round(timeoutMs))} ms`);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.stop.abort();
     const model = this.model;
     this.model = null;
     for (const wake of [...this.waiters]) wake();
@@ -88,7 +94,7 @@ export class AmqpConnection {
         const level = this.outageReported ? 'debug' : 'warn';
         this.outageReported = true;
         this.logger[level](`amqp: cannot connect to ${this.url.shown}; retrying`, { error: (err as Error).message });
-        await sleep(backoff);
+        await sleep(backoff, this.stop.signal);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       }
     }

@@ -1,9 +1,10 @@
 /**
  * One `consume()` call: its own channel, `basic.qos(prefetch, global)` (one limit for all its
  * queues, as Celery sets it on RabbitMQ), its queues declared as Celery declares them, one
- * `basic.consume` each. After a reconnect it opens a new channel and consumes again with the
- * prefetch it has now; deliveries of the old channel are gone back to their queues (RabbitMQ
- * requeues what a dead channel held), so settling them does nothing.
+ * `basic.consume` each. After a reconnect, or when the server closes the channel alone (a
+ * `consumer_timeout`, a queue error), it opens a new channel and consumes again with the prefetch
+ * it has now, at most one channel per connection; deliveries of the old channel are gone back to
+ * their queues (RabbitMQ requeues what a closed channel held), so settling them does nothing.
  *
  * `cancel()` stops the deliveries (basic.cancel) but keeps the channel open: messages already
  * handed over can still be acknowledged. A delivery that was on its way when cancel() was called
@@ -24,8 +25,12 @@ export type DeliveryFactory = (msg: ConsumeMessage, queue: string, settle: Settl
 
 export class AmqpConsumer implements Consumer {
   private channel: Channel | null = null;
+  /** The connection generation the current (or starting) channel belongs to. */
+  private generation = 0;
+  private starting: Promise<void> | null = null;
   private tags: string[] = [];
   private cancelled = false;
+  private closing = false;
   private readonly stopListening: () => void;
 
   constructor(
@@ -37,32 +42,74 @@ export class AmqpConsumer implements Consumer {
     private readonly makeDelivery: DeliveryFactory,
     private readonly logger: Logger,
   ) {
-    this.stopListening = connection.onOpen((model) => {
-      if (!this.cancelled) this.start(model).catch((err: unknown) => this.logger.error('amqp: consuming again after a reconnect failed', { queues: this.queues, error: err }));
-    });
+    this.stopListening = connection.onOpen((model, generation) => this.restart(model, generation));
   }
 
-  /** Opens the channel and starts consuming on the current connection. */
-  async start(model?: ChannelModel): Promise<void> {
-    const m = model ?? (await this.connection.ready(`consume from ${this.queues.join(', ')}`));
-    const channel = await m.createChannel();
+  /** Starts consuming on the current connection (waiting for it); rejects if that fails. */
+  async start(): Promise<void> {
+    const model = await this.connection.ready(`consume from ${this.queues.join(', ')}`);
+    await this.startOn(model, this.connection.generation);
+  }
+
+  /** Opens the channel and consumes, once per connection generation. */
+  private startOn(model: ChannelModel, generation: number): Promise<void> {
+    if (this.generation === generation && (this.starting || this.channel)) return this.starting ?? Promise.resolve();
+    this.generation = generation;
+    const starting = this.open(model, generation).finally(() => {
+      if (this.starting === starting) this.starting = null;
+    });
+    this.starting = starting;
+    return starting;
+  }
+
+  private restart(model: ChannelModel, generation: number): void {
+    if (this.cancelled) return;
+    this.startOn(model, generation).catch((err: unknown) => this.logger.error('amqp: consuming again failed', { queues: this.queues, error: err }));
+  }
+
+  private async open(model: ChannelModel, generation: number): Promise<void> {
+    const channel = await model.createChannel();
     channel.on('error', (err: Error) => this.logger.warn('amqp: consumer channel error', { queues: this.queues, error: err.message }));
+    channel.on('close', () => this.onChannelClosed(channel, model, generation));
     this.channel = channel;
     this.tags = [];
     await channel.prefetch(this.prefetch, true);
     for (const queue of this.queues) await declareTaskQueue(channel, queue, this.maxPriority);
+    // A delivery of a channel that closed went back to its queue: settling it does nothing.
+    const live = (op: () => void) => {
+      if (this.channel !== channel) return;
+      try {
+        op();
+      } catch {
+        // Closing as we speak: the same.
+      }
+    };
     const settle: Settle = {
-      ack: (msg) => {
-        if (this.channel === channel) channel.ack(msg);
-      },
-      reject: (msg, requeue) => {
-        if (this.channel === channel) channel.reject(msg, requeue);
-      },
+      ack: (msg) => live(() => channel.ack(msg)),
+      reject: (msg, requeue) => live(() => channel.reject(msg, requeue)),
     };
     for (const queue of this.queues) {
+      if (this.cancelled) break;
       const { consumerTag } = await channel.consume(queue, (msg) => this.deliver(channel, msg, queue, settle), { noAck: false });
       this.tags.push(consumerTag);
     }
+  }
+
+  /**
+   * The channel closed: with its connection (the next connection restarts us), or alone, on a
+   * connection still up: then a new channel, after a pause (a queue error would close it again).
+   */
+  private onChannelClosed(channel: Channel, model: ChannelModel, generation: number): void {
+    if (this.channel !== channel) return;
+    this.channel = null;
+    if (this.cancelled || this.closing) return;
+    setTimeout(() => {
+      if (this.cancelled || this.closing || this.channel || this.starting) return;
+      if (!this.connection.isOpen || this.connection.generation !== generation) return;
+      this.logger.warn(`amqp: the server closed the consumer channel of ${this.queues.join(', ')}; consuming again`);
+      this.generation = 0;
+      this.restart(model, generation);
+    }, 1000).unref();
   }
 
   setPrefetch(prefetch: number): void {
@@ -74,6 +121,7 @@ export class AmqpConsumer implements Consumer {
     if (this.cancelled) return;
     this.cancelled = true;
     this.stopListening();
+    await this.starting?.catch(() => undefined);
     const channel = this.channel;
     if (!channel) return;
     for (const tag of this.tags) await channel.cancel(tag).catch(() => undefined);
@@ -81,6 +129,7 @@ export class AmqpConsumer implements Consumer {
 
   /** Closes the channel: what it still holds goes back to the queues. */
   async close(): Promise<void> {
+    this.closing = true;
     await this.cancel();
     const channel = this.channel;
     this.channel = null;
@@ -94,7 +143,12 @@ export class AmqpConsumer implements Consumer {
       return;
     }
     if (this.cancelled || this.channel !== channel) {
-      if (this.channel === channel) channel.reject(msg, true);
+      // Not handed over: back to its queue now, not when the channel closes.
+      try {
+        channel.reject(msg, true);
+      } catch {
+        // The channel is closed: RabbitMQ put it back already.
+      }
       return;
     }
     try {

@@ -7,9 +7,8 @@
  * not take it) fails the call at once. The task queues a publish goes to are declared first,
  * once per connection (amqp-topology.ts).
  */
-import { once } from 'node:events';
 import type { ConfirmChannel } from 'amqplib';
-import type { Logger } from '@celeriac/core';
+import { abortableSleep as sleep, ConfigError, type Logger } from '@celeriac/core';
 import type { AmqpConnection } from './amqp-connection.js';
 import { AmqpUnavailableError } from './amqp-errors.js';
 import { declareDeadLetters, declareTaskQueue } from './amqp-topology.js';
@@ -42,22 +41,35 @@ export class AmqpPublisher {
   /** Publishes every message and waits for its confirm (see the header); `what` names the call. */
   async publish(messages: readonly Outgoing[], what: string): Promise<void> {
     const deadline = Date.now() + this.connection.url.connectionTimeoutMs;
+    const unavailable = (detail: string, cause?: unknown) => new AmqpUnavailableError(what, this.connection.url.shown, detail, { cause });
     let left = messages;
     for (;;) {
-      const { channel, declared } = await this.current(what);
-      let failed: Outgoing[];
+      let outcome: Awaited<ReturnType<AmqpPublisher['sendAll']>>;
       try {
-        failed = await this.sendAll(await channel, declared, left);
+        const open = await this.current(what, deadline - Date.now());
+        outcome = await this.sendAll(await open.channel, open.declared, left, deadline);
       } catch (err) {
-        if (isNack(err)) throw new AmqpUnavailableError(what, this.connection.url.shown, 'the server refused it (nack): it was not published', { cause: err });
-        throw err;
+        // A refused declaration (ConfigError) is final; a connection that did not come in time too.
+        if (err instanceof ConfigError) throw err;
+        if (err instanceof AmqpUnavailableError) throw left === messages ? err : unavailable(`${left.length} of ${messages.length} not confirmed before the connection was lost: they may or may not have been published`, err);
+        // The channel went with its connection while opening or declaring: again, on the next one.
+        if (Date.now() >= deadline) throw unavailable(`the connection was lost (${(err as Error)?.message}): ${left === messages ? 'it was not published' : 'some may or may not have been published'}`, err);
+        await sleep(50);
+        continue;
       }
-      if (failed.length === 0) return;
+      if (outcome === 'timeout') {
+        throw unavailable(`not confirmed within ${this.connection.url.connectionTimeoutMs} ms (is publishing blocked, e.g. by a memory or disk alarm?): it may or may not have been published`);
+      }
+      if (outcome.nack) {
+        const some = left.length < messages.length || left.length > 1 ? ' (some of the others may have been)' : '';
+        throw unavailable(`the server refused a message (nack): it was not published${some}`, outcome.nack);
+      }
+      if (outcome.failed.length === 0) return;
       if (Date.now() >= deadline) {
-        throw new AmqpUnavailableError(what, this.connection.url.shown, `${failed.length} of ${messages.length} not confirmed before the connection was lost: they may or may not have been published`);
+        throw unavailable(`${outcome.failed.length} of ${messages.length} not confirmed before the connection was lost: they may or may not have been published`);
       }
-      this.logger.debug(`amqp: ${failed.length} unconfirmed message(s) are published again`, { what });
-      left = failed;
+      this.logger.debug(`amqp: ${outcome.failed.length} unconfirmed message(s) are published again`, { what });
+      left = outcome.failed;
     }
   }
 
@@ -72,8 +84,8 @@ export class AmqpPublisher {
     if (open) await (await open.channel.catch(() => null))?.close().catch(() => undefined);
   }
 
-  private async current(what: string): Promise<Open> {
-    const model = await this.connection.ready(what);
+  private async current(what: string, timeoutMs?: number): Promise<Open> {
+    const model = await this.connection.ready(what, timeoutMs);
     const generation = this.connection.generation;
     if (this.open && this.open.generation === generation) return this.open;
     const channel = (async () => {
@@ -92,8 +104,11 @@ export class AmqpPublisher {
     return this.open;
   }
 
-  /** Sends all, returns those whose channel closed before their confirm; throws on a nack. */
-  private async sendAll(channel: ConfirmChannel, declared: Set<string>, messages: readonly Outgoing[]): Promise<Outgoing[]> {
+  /**
+   * Sends all (pausing while the socket is full), then waits for the confirms until `deadline`:
+   * 'timeout', or those whose channel closed before their confirm and the first nack.
+   */
+  private async sendAll(channel: ConfirmChannel, declared: Set<string>, messages: readonly Outgoing[], deadline: number): Promise<{ failed: Outgoing[]; nack: unknown } | 'timeout'> {
     for (const m of messages) {
       if (m.declare === '' || declared.has(m.declare)) continue;
       await declareTaskQueue(channel, m.declare, this.maxPriority);
@@ -101,28 +116,63 @@ export class AmqpPublisher {
     }
     const failed: Outgoing[] = [];
     let nack: unknown = null;
+    let closed = false;
+    const onClose = () => (closed = true);
+    channel.once('close', onClose);
     const confirms: Promise<void>[] = [];
-    for (const m of messages) {
-      confirms.push(
-        new Promise<void>((resolve) => {
-          try {
-            const ok = channel.publish(m.exchange, m.routingKey, m.content, m.options, (err: unknown) => {
-              if (err && isNack(err)) nack ??= err;
-              else if (err) failed.push(m);
+    try {
+      for (const m of messages) {
+        if (closed) {
+          failed.push(m);
+          continue;
+        }
+        let full = false;
+        confirms.push(
+          new Promise<void>((resolve) => {
+            try {
+              full = !channel.publish(m.exchange, m.routingKey, m.content, m.options, (err: unknown) => {
+                if (err && isNack(err)) nack ??= err;
+                else if (err) failed.push(m);
+                resolve();
+              });
+            } catch {
+              // The channel is closed already: this one goes again on the next channel.
+              failed.push(m);
               resolve();
-            });
-            if (!ok) confirms.push(once(channel, 'drain').then(() => undefined, () => undefined));
-          } catch {
-            // The channel is closed already: this one goes again on the next channel.
-            failed.push(m);
-            resolve();
-          }
-        }),
-      );
+            }
+          }),
+        );
+        if (full) await drainedOrClosed(channel);
+      }
+      const confirmed = await beforeDeadline(Promise.all(confirms), deadline);
+      return confirmed ? { failed, nack } : 'timeout';
+    } finally {
+      channel.off('close', onClose);
     }
-    await Promise.all(confirms);
-    if (nack) throw nack;
-    return failed;
+  }
+}
+
+/** Resolves when the channel can take more ('drain'), or is closed. */
+function drainedOrClosed(channel: ConfirmChannel): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      channel.off('drain', done);
+      channel.off('close', done);
+      resolve();
+    };
+    channel.on('drain', done);
+    channel.on('close', done);
+  });
+}
+
+/** True when `work` settled before `deadline` (epoch ms). */
+async function beforeDeadline(work: Promise<unknown>, deadline: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined = undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()))));
+  try {
+    return await Promise.race([work.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -7,9 +7,12 @@
  * its UNSUBSCRIBE) is one more write and one more reply for every awaited task.
  *
  * Only celeriac workers honour the header. A task that a Python Celery worker runs is seen on the
- * task's own channel: a watch that has heard nothing `waitMs` after the send wakes its caller,
- * which reads the key and watches the task's own channel from then on (Celery's way). So the
- * fast path costs a Python-run task at most `waitMs` more, and only if it finished sooner.
+ * task's own channel: a watch that has heard nothing for `waitMs` (counted from the first watch,
+ * which normally starts when the send has returned) wakes its caller, which reads the key and
+ * watches the task's own channel from then on (Celery's way). So the fast path costs a
+ * Python-run task at most about `waitMs` more, and only if it finished sooner. A celeriac task
+ * that runs longer than `waitMs` pays that way too (a SUBSCRIBE and a GET, besides the push): the
+ * price of not knowing which kind of worker takes a task.
  *
  * What was pushed is remembered per task for `lingerMs` after the send (what `peek` tells); a
  * broken connection forgets it all (messages published meanwhile are lost) and wakes the
@@ -23,6 +26,8 @@ export const NOTIFY_CHANNEL_PREFIX = 'celeriac-notify-';
 interface Expected {
   /** When it was sent (performance.now() ms). */
   at: number;
+  /** When it was first watched; the wait for a push is counted from then. */
+  watchedAt: number | null;
   /** The last state pushed for it, as published. */
   last: string | undefined;
   readonly watchers: Set<(payload?: string) => void>;
@@ -51,7 +56,7 @@ export class NotifyChannel {
     const known = this.expected.get(key);
     // An id sent again: what was pushed belongs to the earlier send, and it moves to the back.
     if (known) this.expected.delete(key);
-    this.expected.set(key, { at: performance.now(), last: undefined, watchers: known?.watchers ?? new Set() });
+    this.expected.set(key, { at: performance.now(), watchedAt: null, last: undefined, watchers: known?.watchers ?? new Set() });
     this.prune();
   }
 
@@ -63,18 +68,23 @@ export class NotifyChannel {
     const entry = this.expected.get(key);
     if (!entry) return undefined;
     if (entry.last !== undefined) return entry.last;
-    return performance.now() - entry.at < this.waitMs ? null : undefined;
+    return performance.now() - (entry.watchedAt ?? entry.at) < this.waitMs ? null : undefined;
   }
 
   /**
    * Watches the task on this channel: wakes at its next push, or (without a payload) once
-   * `waitMs` has passed since the send. Null when the task is not watched here (not sent with
-   * this channel, forgotten, or past `waitMs`): then its own channel serves.
+   * `waitMs` has passed since it was first watched. Null when the task is not watched here (not
+   * sent with this channel, forgotten, or past its wait): then its own channel serves.
    */
   watch(key: string): { woken: Promise<string | undefined>; stop: () => void } | null {
     const entry = this.expected.get(key);
-    const left = entry ? entry.at + this.waitMs - performance.now() : 0;
-    if (!entry || left <= 0) return null;
+    if (!entry) return null;
+    const now = performance.now();
+    // Not for a task long sent and never pushed (its push, if any, would have come).
+    if (entry.watchedAt === null && now - entry.at >= this.lingerMs) return null;
+    entry.watchedAt ??= now;
+    const left = entry.watchedAt + this.waitMs - now;
+    if (left <= 0) return null;
     let wake!: (payload?: string) => void;
     const woken = new Promise<string | undefined>((resolve) => {
       const timer = setTimeout(() => wake(), left);

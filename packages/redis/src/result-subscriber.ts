@@ -110,7 +110,10 @@ export class ResultSubscriber {
     if (!notify || this.state !== 'connected' || this.client?.status !== 'ready') return undefined;
     if (!this.notifySubscribed) {
       this.notifySubscribed = true;
-      this.client.subscribe(notify.name).catch((err: unknown) => {
+      const client = this.client;
+      client.subscribe(notify.name).catch((err: unknown) => {
+        // Subscribed again with the next task (the ones sent meanwhile fall back, notify-channel.ts).
+        if (this.client === client) this.notifySubscribed = false;
         if (this.state !== 'closed') this.logger.warn('redis backend: SUBSCRIBE to the notify channel failed', { channel: notify.name, error: err });
       });
     }
