@@ -139,8 +139,9 @@ export class AmqpBroker implements Broker {
       await scanDeadLetters(channel, async (msg, entry) => {
         if (entry.id !== id) return false;
         if (entry.message) {
-          const priority = typeof entry.message.properties['priority'] === 'number' ? entry.message.properties['priority'] : 0;
-          await this.publishMany([{ message: entry.message, options: { queue: entry.queue, priority } }]);
+          const message = forReplay(entry.message);
+          const priority = typeof message.properties['priority'] === 'number' ? message.properties['priority'] : 0;
+          await this.publishMany([{ message, options: { queue: entry.queue, priority } }]);
           channel.ack(msg);
           done = true;
         }
@@ -226,6 +227,17 @@ export class AmqpBroker implements Broker {
   private checkOpen(): void {
     if (this.closed) throw new StateError('the AMQP broker is closed');
   }
+}
+
+/**
+ * A dead letter as it goes back to its queue: without RabbitMQ's death records (`x-death`,
+ * `x-first-death-*`, `x-last-death-*`) and without the `expiration` that may have sent it to
+ * the dead letters (it would expire again at once).
+ */
+function forReplay(message: RawMessage): RawMessage {
+  const headers = Object.fromEntries(Object.entries(message.headers).filter(([k]) => !/^x-(death|first-death-|last-death-)/.test(k)));
+  const { expiration: _expiration, ...properties } = message.properties;
+  return { ...message, headers, properties };
 }
 
 /** Core's adapter loader calls this for `amqp://` and `amqps://` URLs. */
