@@ -164,6 +164,15 @@ export class AmqpBroker implements Broker {
     });
   }
 
+  /**
+   * The connection and the confirming publisher, for the rpc result backend (rpc-backend.ts),
+   * which uses the broker's connection as Celery's does. Not for applications.
+   */
+  transport(): { readonly connection: AmqpConnection; readonly publisher: AmqpPublisher } {
+    this.checkOpen();
+    return { connection: this.connection, publisher: this.publisher };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -16,6 +16,13 @@ import { consoleLogger, type Logger } from './logger.js';
 /** What the app hands an adapter besides the URL. */
 export interface AdapterContext {
   readonly logger: Logger;
+  /**
+   * For a result backend: the app's broker, already made (an rpc:// backend sends results over the
+   * broker's connection, as Celery's does).
+   */
+  readonly broker?: Broker;
+  /** For a result backend: the app's reply identifier (`reply_to` on the messages it sends). */
+  readonly replyTo?: string;
 }
 
 export interface AdapterModule {

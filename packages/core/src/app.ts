@@ -120,7 +120,7 @@ export class App {
     if (this.closed) return Promise.reject(new ClosedError('the app'));
     this.connecting ??= (async () => {
       if (!this.brokerInstance) this.brokerInstance = await brokerFromUrl(this.brokerUrl!, { logger: this.logger });
-      if (!this.backendInstance && this.backendUrl) this.backendInstance = await backendFromUrl(this.backendUrl, { logger: this.logger });
+      if (!this.backendInstance && this.backendUrl) this.backendInstance = await backendFromUrl(this.backendUrl, { logger: this.logger, broker: this.brokerInstance, replyTo: this.oid });
       await this.brokerInstance.connect();
       await this.backendInstance?.connect();
     })().catch((err: unknown) => {

@@ -61,7 +61,8 @@ export interface RedisBackendOptions {
   readonly keyPrefix?: string;
   /**
    * Milliseconds a result channel stays subscribed after its last watcher left, so that a caller
-   * re-arming `watch()` in a loop does not resubscribe each time.
+   * re-arming `watch()` in a loop does not resubscribe each time (channels released close
+   * together are unsubscribed together: each after between half and one and a half of this).
    * @default 1000
    */
   readonly unsubscribeDelay?: number;

@@ -60,7 +60,7 @@ export class ResultSubscriber {
   /**
    * @param createClient makes the dedicated connection (lazily, on the first watch); it must have
    *   `autoResubscribe: false`, since re-subscribing is done here, where the confirmation is seen.
-   * @param lingerMs how long a channel stays subscribed after its last watcher left.
+   * @param lingerMs how long a channel stays subscribed after its last watcher left (see sweep()).
    */
   constructor(
     private readonly createClient: () => Redis,
@@ -244,8 +244,11 @@ export class ResultSubscriber {
   }
 
   /**
-   * Unsubscribes, in one command, every channel that has lingered `lingerMs` without a watcher
-   * (one UNSUBSCRIBE per channel would cost a write per finished wait).
+   * Unsubscribes, in one command, every channel that has lingered at least half of `lingerMs`
+   * without a watcher; the sweep runs `lingerMs` after the oldest was released, so channels
+   * released within half a grace period of each other go together (one UNSUBSCRIBE per channel
+   * would cost a write per finished wait). A channel so stays subscribed between half and one and
+   * a half grace periods after its last watcher left.
    */
   private sweep(): void {
     this.sweepTimer = null;
@@ -253,10 +256,9 @@ export class ResultSubscriber {
     const expired: string[] = [];
     for (const channel of this.lingering) {
       const entry = this.channels.get(channel);
-      if (entry && entry.idleSince !== null && now - entry.idleSince < this.lingerMs) {
-        // Oldest first: the rest lingered less. No sooner than half a grace period from now, so
-        // that channels released one after another go in one UNSUBSCRIBE, not one each.
-        this.sweepTimer = this.sweepAfter(Math.max(entry.idleSince + this.lingerMs - now, this.lingerMs / 2));
+      if (entry && entry.idleSince !== null && now - entry.idleSince < this.lingerMs / 2) {
+        // Oldest first: the rest lingered less. Swept when this one has lingered in full.
+        this.sweepTimer = this.sweepAfter(entry.idleSince + this.lingerMs - now);
         break;
       }
       this.lingering.delete(channel);

@@ -22,6 +22,13 @@ export interface SetResultOptions {
    * stored metadata there too; others ignore it.
    */
   readonly notify?: string | null;
+  /**
+   * Where the sender of the task asked results to be sent (its message's `reply_to`), and with
+   * which correlation id (its `correlation_id`, the task id): what an rpc backend publishes to.
+   * Other backends ignore them.
+   */
+  readonly replyTo?: string | null;
+  readonly correlationId?: string | null;
 }
 
 /** One `watch()`: settles at the next wake-up, or when stopped. */

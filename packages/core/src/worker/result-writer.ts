@@ -31,7 +31,13 @@ export class ResultWriter {
         now: new Date(),
       });
       const notify = h[NOTIFY_HEADER];
-      return backend.set(h.id, meta, { expiresIn: this.app.resultExpires, notify: typeof notify === 'string' ? notify : null });
+      const p = message.properties;
+      return backend.set(h.id, meta, {
+        expiresIn: this.app.resultExpires,
+        notify: typeof notify === 'string' ? notify : null,
+        replyTo: typeof p.reply_to === 'string' && p.reply_to !== '' ? p.reply_to : null,
+        correlationId: typeof p.correlation_id === 'string' ? p.correlation_id : h.id,
+      });
     } catch (err) {
       return Promise.reject(err);
     }

@@ -1,0 +1,199 @@
+/**
+ * The `rpc://` result backend, as Celery 5.2's (celery/backends/rpc.py): results travel as AMQP
+ * messages to the queue named by the task's `reply_to` (the sending app's id), with
+ * `correlation_id` = the task id, over the app's own broker connection, so `rpc://` needs an
+ * `amqp://` broker. Nothing is stored: a result reaches only the client that sent the task.
+ *
+ * - Worker side, `set()`: publishes `{task_id, status, result, traceback, children}` (exactly
+ *   Celery's body) to the default exchange with routing key `reply_to`, non-persistent, JSON; a
+ *   message without `reply_to` gets nothing published (as in Celery), and a result for a reply
+ *   queue that no longer exists is dropped by RabbitMQ.
+ * - Client side: the reply queue `<app id>` is declared as Celery declares it (not durable,
+ *   auto-delete, `x-expires` = one day) and consumed without acks, when the backend connects and
+ *   again after each reconnect (the auto-delete queue goes with its last consumer). `get()` answers
+ *   from the states this process received, `watch()` wakes as they arrive. A state never replaces
+ *   a SUCCESS already received (Celery's guard, applied where the result lands).
+ * - Received states are kept for the result lifetime (`expiresIn` of the set, sent as the
+ *   message's `x-celeriac-expires` header; one day without one), at most `MAX_KEPT` of them.
+ * - Chords are refused with Celery's own message (`chords`): a chord needs a store every header
+ *   task can count in, which a per-client queue is not.
+ */
+import { ConfigError, consoleLogger, States, type AdapterContext, type BackendCapabilities, type Logger, type ResultBackend, type ResultMeta, type ResultWatch, type SetResultOptions } from '@celeriac/core';
+import type { Channel, ConsumeMessage } from 'amqplib';
+import { AmqpBroker } from './amqp-broker.js';
+
+/** Celery's text (celery/backends/rpc.py E_NO_CHORD_SUPPORT). */
+export const RPC_NO_CHORDS = `The "rpc" result backend does not support chords!
+
+Note that a group chained with a task is also upgraded to be a chord,
+as this pattern requires synchronization.
+
+Result backends that supports chords: Redis, Database, Memcached, and more.`;
+
+/** The error chords on an rpc backend meet (Celery raises NotImplementedError with the same text). */
+export class RpcChordsNotSupportedError extends ConfigError {
+  constructor() {
+    super(RPC_NO_CHORDS);
+    this.name = 'NotImplementedError';
+  }
+}
+
+const DAY_MS = 86_400_000;
+const MAX_KEPT = 100_000;
+const EXPIRES_HEADER = 'x-celeriac-expires';
+
+interface Kept {
+  readonly meta: ResultMeta;
+  readonly until: number;
+}
+
+export class RpcBackend implements ResultBackend {
+  readonly capabilities: BackendCapabilities = { persistent: false, shared: false };
+  private readonly states = new Map<string, Kept>();
+  private readonly watchers = new Map<string, Set<(meta?: ResultMeta) => void>>();
+  private channel: Channel | null = null;
+  private consuming: Promise<void> | null = null;
+  private stopListening: (() => void) | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly broker: AmqpBroker,
+    /** This client's reply queue: the `reply_to` of the messages it sends. */
+    readonly replyTo: string,
+    private readonly logger: Logger = consoleLogger('warn'),
+  ) {}
+
+  /** Chord counting: refused, with Celery's message. */
+  get chords(): never {
+    throw new RpcChordsNotSupportedError();
+  }
+
+  /** Declares and consumes the reply queue (again after each reconnect). */
+  async connect(): Promise<void> {
+    if (this.closed) throw new ConfigError('the rpc result backend is closed');
+    const { connection } = this.broker.transport();
+    this.stopListening ??= connection.onOpen(() => {
+      if (!this.closed) this.consume().catch((err: unknown) => this.logger.warn('rpc backend: consuming the reply queue again failed', { error: err }));
+    });
+    await (this.consuming ??= this.consume());
+  }
+
+  async get(taskId: string): Promise<ResultMeta | null> {
+    const kept = this.states.get(taskId);
+    if (!kept) return null;
+    if (kept.until <= Date.now()) {
+      this.states.delete(taskId);
+      return null;
+    }
+    return kept.meta;
+  }
+
+  async getMany(taskIds: readonly string[]): Promise<(ResultMeta | null)[]> {
+    return Promise.all(taskIds.map((id) => this.get(id)));
+  }
+
+  async set(taskId: string, meta: ResultMeta, options: SetResultOptions = {}): Promise<void> {
+    const replyTo = options.replyTo;
+    if (typeof replyTo !== 'string' || replyTo === '') return;
+    const body = JSON.stringify({ task_id: taskId, status: meta.status, result: meta.result, traceback: meta.traceback, children: meta.children ?? [] });
+    const expiresIn = options.expiresIn;
+    const headers: Record<string, unknown> = {};
+    if (typeof expiresIn === 'number' && expiresIn > 0) headers[EXPIRES_HEADER] = Math.ceil(expiresIn * 1000);
+    const { publisher } = this.broker.transport();
+    await publisher.publish(
+      [
+        {
+          exchange: '',
+          routingKey: replyTo,
+          content: Buffer.from(body, 'utf8'),
+          options: { correlationId: options.correlationId ?? taskId, contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 1, priority: 0, headers },
+          declare: '',
+        },
+      ],
+      `send the result of ${taskId} to ${replyTo}`,
+    );
+  }
+
+  async delete(taskId: string): Promise<void> {
+    this.states.delete(taskId);
+  }
+
+  watch(taskId: string): ResultWatch {
+    let wake: (meta?: ResultMeta) => void = () => {};
+    const woken = new Promise<ResultMeta | void>((resolve) => {
+      if (this.closed) return resolve();
+      let set = this.watchers.get(taskId);
+      if (!set) this.watchers.set(taskId, (set = new Set()));
+      const listeners = set;
+      wake = (meta?: ResultMeta) => {
+        if (!listeners.delete(wake)) return;
+        if (listeners.size === 0 && this.watchers.get(taskId) === listeners) this.watchers.delete(taskId);
+        resolve(meta);
+      };
+      listeners.add(wake);
+    });
+    return { woken, stop: () => wake() };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopListening?.();
+    for (const set of [...this.watchers.values()]) for (const wake of [...set]) wake();
+    const channel = this.channel;
+    this.channel = null;
+    await channel?.close().catch(() => undefined);
+  }
+
+  private async consume(): Promise<void> {
+    const { connection } = this.broker.transport();
+    const model = await connection.ready(`consume the reply queue ${this.replyTo}`);
+    const channel = await model.createChannel();
+    channel.on('error', (err: Error) => this.logger.warn('rpc backend: reply channel error', { error: err.message }));
+    this.channel = channel;
+    await channel.assertQueue(this.replyTo, { durable: false, exclusive: false, autoDelete: true, arguments: { 'x-expires': { '!': 'int32', value: DAY_MS } } });
+    await channel.consume(this.replyTo, (msg) => msg && this.receive(msg), { noAck: true });
+  }
+
+  private receive(msg: ConsumeMessage): void {
+    let body: Partial<ResultMeta> & { task_id?: unknown };
+    try {
+      body = JSON.parse(msg.content.toString('utf8')) as typeof body;
+    } catch (err) {
+      this.logger.warn('rpc backend: a reply that is not JSON was dropped', { correlationId: msg.properties.correlationId, error: (err as Error).message });
+      return;
+    }
+    const taskId = typeof body.task_id === 'string' ? body.task_id : typeof msg.properties.correlationId === 'string' ? msg.properties.correlationId : null;
+    if (!taskId || typeof body.status !== 'string') {
+      this.logger.warn('rpc backend: a reply without task_id or status was dropped', { correlationId: msg.properties.correlationId });
+      return;
+    }
+    const known = this.states.get(taskId);
+    if (known?.meta.status === States.SUCCESS && known.until > Date.now()) return;
+    const meta: ResultMeta = {
+      status: body.status,
+      result: body.result ?? null,
+      traceback: typeof body.traceback === 'string' ? body.traceback : null,
+      children: Array.isArray(body.children) ? body.children : [],
+      date_done: null,
+      task_id: taskId,
+    };
+    const ttl = Number((msg.properties.headers ?? {})[EXPIRES_HEADER]);
+    this.states.delete(taskId);
+    this.states.set(taskId, { meta, until: Date.now() + (Number.isFinite(ttl) && ttl > 0 ? ttl : DAY_MS) });
+    if (this.states.size > MAX_KEPT) this.states.delete(this.states.keys().next().value!);
+    const set = this.watchers.get(taskId);
+    if (set) for (const wake of [...set]) wake(meta);
+  }
+}
+
+/** Core's adapter loader calls this for `rpc://` URLs: the app's broker must be an AmqpBroker. */
+export function createBackend(url: string, context?: AdapterContext): RpcBackend {
+  if (!/^rpc:\/\/\/?$/i.test(url.trim())) throw new ConfigError(`an rpc result backend URL is just rpc:// (it uses the broker's connection), got ${JSON.stringify(url)}`);
+  const broker = context?.broker;
+  if (!(broker instanceof AmqpBroker)) {
+    throw new ConfigError(`the rpc:// result backend sends results over the broker's connection: it needs an amqp:// broker${broker ? '' : ' (none was given)'}`);
+  }
+  if (!context?.replyTo) throw new ConfigError('the rpc:// result backend needs the app\'s reply id (AdapterContext.replyTo)');
+  return new RpcBackend(broker, context.replyTo, context.logger);
+}
