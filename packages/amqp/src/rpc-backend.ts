@@ -15,10 +15,13 @@
  *   a SUCCESS already received (Celery's guard, applied where the result lands).
  * - Received states are kept for the result lifetime (`expiresIn` of the set, sent as the
  *   message's `x-celeriac-expires` header; one day without one), at most `MAX_KEPT` of them.
+ * - A result this process sends to its own reply queue (client and worker in one process) is
+ *   awaited until it has arrived, so that `get()` right after `set()` sees it.
  * - Chords are refused with Celery's own message (`chords`): a chord needs a store every header
  *   task can count in, which a per-client queue is not.
  */
 import { ConfigError, consoleLogger, States, type AdapterContext, type BackendCapabilities, type Logger, type ResultBackend, type ResultMeta, type ResultWatch, type SetResultOptions } from '@celeriac/core';
+import { randomUUID } from 'node:crypto';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { AmqpBroker } from './amqp-broker.js';
 
@@ -55,6 +58,8 @@ export class RpcBackend implements ResultBackend {
   private consuming: Promise<void> | null = null;
   private stopListening: (() => void) | null = null;
   private closed = false;
+  /** Results sent to our own queue, by message id: resolved when they arrive. */
+  private readonly ownSends = new Map<string, () => void>();
 
   constructor(
     private readonly broker: AmqpBroker,
@@ -99,19 +104,27 @@ export class RpcBackend implements ResultBackend {
     const expiresIn = options.expiresIn;
     const headers: Record<string, unknown> = {};
     if (typeof expiresIn === 'number' && expiresIn > 0) headers[EXPIRES_HEADER] = Math.ceil(expiresIn * 1000);
-    const { publisher } = this.broker.transport();
-    await publisher.publish(
-      [
-        {
-          exchange: '',
-          routingKey: replyTo,
-          content: Buffer.from(body, 'utf8'),
-          options: { correlationId: options.correlationId ?? taskId, contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 1, priority: 0, headers },
-          declare: '',
-        },
-      ],
-      `send the result of ${taskId} to ${replyTo}`,
-    );
+    const { connection, publisher } = this.broker.transport();
+    const own = replyTo === this.replyTo && this.channel !== null;
+    const messageId = own ? randomUUID() : undefined;
+    const arrived = messageId ? new Promise<void>((resolve) => this.ownSends.set(messageId, resolve)) : null;
+    try {
+      await publisher.publish(
+        [
+          {
+            exchange: '',
+            routingKey: replyTo,
+            content: Buffer.from(body, 'utf8'),
+            options: { correlationId: options.correlationId ?? taskId, contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 1, priority: 0, headers, ...(messageId ? { messageId } : {}) },
+            declare: '',
+          },
+        ],
+        `send the result of ${taskId} to ${replyTo}`,
+      );
+      if (arrived) await within(arrived, connection.url.connectionTimeoutMs);
+    } finally {
+      if (messageId) this.ownSends.delete(messageId);
+    }
   }
 
   async delete(taskId: string): Promise<void> {
@@ -156,6 +169,15 @@ export class RpcBackend implements ResultBackend {
   }
 
   private receive(msg: ConsumeMessage): void {
+    try {
+      this.store(msg);
+    } finally {
+      const messageId = msg.properties.messageId;
+      if (typeof messageId === 'string') this.ownSends.get(messageId)?.();
+    }
+  }
+
+  private store(msg: ConsumeMessage): void {
     let body: Partial<ResultMeta> & { task_id?: unknown };
     try {
       body = JSON.parse(msg.content.toString('utf8')) as typeof body;
@@ -185,6 +207,13 @@ export class RpcBackend implements ResultBackend {
     const set = this.watchers.get(taskId);
     if (set) for (const wake of [...set]) wake(meta);
   }
+}
+
+/** `work`, or nothing more once `ms` have passed. */
+async function within(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined = undefined;
+  await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 /** Core's adapter loader calls this for `rpc://` URLs: the app's broker must be an AmqpBroker. */

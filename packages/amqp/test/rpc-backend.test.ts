@@ -1,0 +1,87 @@
+/**
+ * The rpc:// result backend, in a vhost of its own:
+ * - the backend conformance suite, each result sent to the backend's own reply queue (as a
+ *   worker sends it to its task's sender), compared on the five fields Celery's rpc body carries;
+ * - an App with `backend: 'rpc://'` and an amqp broker, with a worker: `delay().get()` gives the
+ *   value, a failure rethrows with its type and message, the reply queue is declared as Celery
+ *   declares it (not durable, auto-delete, x-expires one day) and is named by the app's id;
+ * - what it refuses, with a clear error: chords (Celery's own text), an rpc backend without an
+ *   amqp broker, an rpc URL with more than `rpc://`.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { after, before, describe, it, test } from 'node:test';
+import { App, ConfigError, silentLogger, Worker } from '@celeriac/core';
+import { backendConformance } from '@celeriac/testing';
+import { AmqpBroker, createBackend, RPC_NO_CHORDS, RpcBackend } from '@celeriac/amqp';
+import { amqpSkipReason, VhostScope } from './amqp-fixture.js';
+
+const run = promisify(execFile);
+const skip = await amqpSkipReason();
+const scope = new VhostScope();
+const CELERY_RPC_FIELDS = ['task_id', 'status', 'result', 'traceback', 'children'];
+
+if (skip) {
+  test('rpc result backend', { skip }, () => {});
+} else {
+  let broker: AmqpBroker;
+  before(async () => {
+    await scope.create();
+    broker = new AmqpBroker({ url: scope.url(), logger: silentLogger });
+    await broker.connect();
+  });
+  after(async () => {
+    await broker.close();
+    await scope.cleanup();
+  });
+
+  backendConformance('rpc', {
+    create: async () => new RpcBackend(broker, `conformance-${randomUUID()}`, silentLogger),
+    setOptions: (backend) => ({ replyTo: (backend as RpcBackend).replyTo }),
+    metaFields: CELERY_RPC_FIELDS,
+  });
+
+  describe('rpc backend with an app and a worker', { timeout: 60_000 }, () => {
+    it('delay().get() gives the value or rethrows the failure; the reply queue is Celery\'s', async () => {
+      const app = new App({ broker: scope.url(), backend: 'rpc://', logger: silentLogger });
+      const add = app.task('rpc.add', (_ctx, a: number, b: number) => a + b);
+      const boom = app.task('rpc.boom', () => {
+        throw new RangeError('out of range');
+      });
+      await app.connect();
+      const worker = Worker.create(app, { concurrency: 2 });
+      const running = worker.run();
+      try {
+        assert.equal(await (await add.delay(2, 3)).get({ timeout: 20_000 }), 5);
+        // A RangeError travels as Python's ValueError (core's exception codec).
+        await assert.rejects((await boom.delay()).get({ timeout: 20_000 }), (err: Error) => err.name === 'ValueError' && /out of range/.test(err.message));
+        const { stdout } = await run('rabbitmqctl', ['list_queues', '-p', scope.vhost, 'name', 'durable', 'auto_delete', 'arguments', '-q', '--no-table-headers']);
+        const row = stdout.split('\n').find((line) => line.startsWith(app.oid));
+        assert.ok(row, `the reply queue ${app.oid} exists: ${stdout}`);
+        assert.match(row, /\tfalse\ttrue\t.*x-expires.*86400000/);
+      } finally {
+        await worker.shutdown();
+        await running;
+        await app.close();
+      }
+    });
+  });
+
+  describe('what the rpc backend refuses', () => {
+    it('chords, with Celery\'s own message', () => {
+      const backend = new RpcBackend(broker, randomUUID(), silentLogger);
+      assert.throws(() => backend.chords, (err: Error) => err.message === RPC_NO_CHORDS && err.name === 'NotImplementedError');
+      assert.match(RPC_NO_CHORDS, /^The "rpc" result backend does not support chords!\n\nNote that a group chained with a task is also upgraded to be a chord,/);
+    });
+
+    it('a broker that is not amqp, or an rpc URL with more in it', async () => {
+      assert.throws(() => createBackend('rpc://', { logger: silentLogger, replyTo: 'x' }), /needs an amqp:\/\/ broker \(none was given\)/);
+      assert.throws(() => createBackend('rpc://somewhere/else', { logger: silentLogger, broker, replyTo: 'x' }), ConfigError);
+      const app = new App({ broker: 'memory://', backend: 'rpc://', logger: silentLogger });
+      await assert.rejects(app.connect(), /needs an amqp:\/\/ broker/);
+      await app.close();
+    });
+  });
+}
