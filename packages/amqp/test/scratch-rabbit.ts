@@ -1,0 +1,124 @@
+/**
+ * A throwaway RabbitMQ node beside the shared one, for tests that stop and start their broker
+ * (shared/TESTING-NOTES.md): its own node name, ports, config, mnesia and log directories (owned
+ * by the `rabbitmq` user, which rabbitmq-server drops to), started with `rabbitmq-server -detached`
+ * and stopped by the PID in its pid file. The mnesia directory is kept across a stop and a start,
+ * so durable queues and persistent messages survive; `destroy()` stops it and removes it all.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from '../../redis/test/free-port.js';
+
+const run = promisify(execFile);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class ScratchRabbit {
+  private constructor(
+    readonly dir: string,
+    readonly node: string,
+    readonly port: number,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  /** Starts a node, or says why it cannot (no rabbitmq-server, not root). */
+  static async start(): Promise<ScratchRabbit | string> {
+    try {
+      execFileSync('sh', ['-c', 'command -v rabbitmq-server && id -u rabbitmq'], { stdio: 'ignore' });
+    } catch {
+      return 'rabbitmq-server (and its rabbitmq user) is not installed: apt-get install -y rabbitmq-server';
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'celeriac-rabbit-'));
+    const [port, distPort] = [await freePort(), await freePort()];
+    mkdirSync(join(dir, 'log'));
+    mkdirSync(join(dir, 'mnesia'));
+    writeFileSync(join(dir, 'enabled_plugins'), '[].\n');
+    writeFileSync(join(dir, 'rabbitmq.conf'), `listeners.tcp.local = 127.0.0.1:${port}\n`);
+    execFileSync('chown', ['-R', 'rabbitmq:rabbitmq', dir]);
+    const node = `celeriac-${port}@${hostname().split('.')[0]}`;
+    const env = {
+      ...process.env,
+      RABBITMQ_NODENAME: node,
+      RABBITMQ_NODE_PORT: String(port),
+      RABBITMQ_DIST_PORT: String(distPort),
+      RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'),
+      RABBITMQ_LOG_BASE: join(dir, 'log'),
+      RABBITMQ_PID_FILE: join(dir, 'pid'),
+      RABBITMQ_FEATURE_FLAGS_FILE: join(dir, 'feature_flags'),
+      RABBITMQ_PLUGINS_EXPAND_DIR: join(dir, 'plugins-expand'),
+      RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
+      RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq.conf'),
+    };
+    const rabbit = new ScratchRabbit(dir, node, port, env);
+    await rabbit.boot();
+    return rabbit;
+  }
+
+  get url(): string {
+    return `amqp://guest:guest@127.0.0.1:${this.port}/`;
+  }
+
+  /** Starts the node (again) and waits until it takes connections. */
+  async boot(): Promise<void> {
+    await run('rabbitmq-server', ['-detached'], { env: this.env });
+    for (let i = 0; i < 240; i++) {
+      if (await portOpen(this.port)) {
+        await run('rabbitmqctl', ['-n', this.node, 'await_startup'], { env: this.env, timeout: 60_000 });
+        return;
+      }
+      await sleep(250);
+    }
+    throw new Error(`scratch RabbitMQ ${this.node} did not open port ${this.port}; log dir ${join(this.dir, 'log')}`);
+  }
+
+  /** Stops the node by its PID (SIGTERM: a clean shutdown) and waits until the port is closed. */
+  async stop(): Promise<void> {
+    const pid = this.pid();
+    if (pid === null) return;
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      return;
+    }
+    for (let i = 0; i < 240; i++) {
+      if (!alive(pid) && !(await portOpen(this.port))) return;
+      await sleep(250);
+    }
+    process.kill(pid, 'SIGKILL');
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private pid(): number | null {
+    const file = join(this.dir, 'pid');
+    if (!existsSync(file)) return null;
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = netConnect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
