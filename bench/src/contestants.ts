@@ -12,6 +12,7 @@ import { memoryStore, sqliteStore } from './celeriac/celeriac-stores.js';
 import { redisStore } from './celeriac-redis/celeriac-redis-store.js';
 import { celeryContestant } from './celery-py/celery-contestant.js';
 import type { Contestant } from './contestant.js';
+import { AMQP_ROW_NAMES } from './amqp/amqp-row.js';
 import { describeDurability, probeRedis, type RedisInfo, type RedisServer, type RedisTarget } from './redis-db.js';
 
 export const CONTESTANT_NAMES = ['celeriac-sqlite', 'celeriac-memory', 'celeriac-redis', 'bullmq-redis', 'bee-queue-redis', 'celery-py-redis'] as const;
@@ -53,9 +54,10 @@ export async function allContestants(options: ContestantOptions): Promise<Lineup
 /** The contestants named in `only` (all available when null), or an error naming the problem. */
 export function selectContestants(lineup: Lineup, only: readonly string[] | null): Contestant[] {
   if (!only) return [...lineup.contestants];
-  const unknown = only.filter((name) => !(CONTESTANT_NAMES as readonly string[]).includes(name));
-  if (unknown.length) throw new Error(`unknown contestant(s) ${unknown.join(', ')}; known: ${CONTESTANT_NAMES.join(', ')}`);
-  return only.map((name) => {
+  const known: readonly string[] = [...CONTESTANT_NAMES, ...AMQP_ROW_NAMES];
+  const unknown = only.filter((name) => !known.includes(name));
+  if (unknown.length) throw new Error(`unknown contestant(s) ${unknown.join(', ')}; known: ${known.join(', ')}`);
+  return only.filter((name) => !(AMQP_ROW_NAMES as readonly string[]).includes(name)).map((name) => {
     const found = lineup.contestants.find((c) => c.name === name);
     if (found) return found;
     const reason = lineup.unavailable.find((u) => u.name === name)?.reason ?? 'not available';

@@ -9,6 +9,7 @@ import { formatReport, metricLabel } from './report-table.js';
 import { describeCommit, describeMachine, RESULTS_SCHEMA, writeRunRecord, type RunRecord } from './results-file.js';
 import { runContestant, type RowResult } from './runner.js';
 import { describeTarget, evaluateTargets } from './targets.js';
+import { formatAmqpReport, runAmqpGroup } from './amqp/amqp-group.js';
 
 async function main(): Promise<number> {
   // Exiting (rather than dying of the signal) runs the exit hooks that stop worker processes and
@@ -39,12 +40,17 @@ async function main(): Promise<number> {
 
   const rows: RowResult[] = [];
   for (const contestant of contestants) rows.push(await runContestant(contestant, config, log));
+  const amqp = await runAmqpGroup({ url: options.amqp, python: options.python, only: options.only, cpuProfileDir: options.cpuProfileDir }, config, log);
 
   const targets = evaluateTargets(rows);
   console.log('');
   for (const line of formatReport(rows, config)) console.log(line);
   if (targets.length) console.log('');
   for (const t of targets) console.log(`target: ${describeTarget(t, (m) => metricLabel(m, config))}`);
+  if (amqp) {
+    console.log('');
+    for (const line of formatAmqpReport(amqp)) console.log(line);
+  }
 
   const record: RunRecord = {
     schema: RESULTS_SCHEMA,
@@ -56,9 +62,10 @@ async function main(): Promise<number> {
     redis: lineup.redis,
     rows,
     targets,
+    amqp,
   };
   if (options.save) for (const path of writeRunRecord(options.outDir, record)) log(`wrote ${path}`);
-  const problems = rows.flatMap((r) => r.problems.map((p) => `${r.contestant}: ${p}`));
+  const problems = [...rows, ...(amqp?.rows ?? [])].flatMap((r) => r.problems.map((p) => `${r.contestant}: ${p}`));
   for (const p of problems) log(`PROBLEM ${p}`);
   return problems.length ? 1 : 0;
 }

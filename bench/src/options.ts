@@ -22,6 +22,8 @@ export interface BenchOptions {
   readonly redisDb: number;
   /** Python with Celery 5.2 and redis-py, for the Python Celery row. @default /usr/bin/python3 */
   readonly python: string;
+  /** The RabbitMQ server of the AMQP rows (each makes a vhost of its own). @default amqp://guest:guest@127.0.0.1:5672 */
+  readonly amqp: string;
   readonly help: boolean;
 }
 
@@ -40,11 +42,14 @@ export const USAGE = `usage: npm run start --workspace bench -- [options]   (or 
   --redis URL          Redis server of the Redis rows (BENCH_REDIS_URL, default redis://127.0.0.1:6379)
   --redis-db N         first of 4 empty databases they use, one per row (BENCH_REDIS_DB, default 10)
   --python PATH        Python with Celery 5.2 and redis-py (BENCH_PYTHON, default /usr/bin/python3)
+  --amqp URL           RabbitMQ of the AMQP rows, no vhost: each row makes its own with rabbitmqctl
+                       (BENCH_AMQP_URL, default amqp://guest:guest@127.0.0.1:5672)
 
-contestants: celeriac-sqlite, celeriac-memory, celeriac-redis, bullmq-redis, bee-queue-redis, celery-py-redis`;
+contestants: celeriac-sqlite, celeriac-memory, celeriac-redis, bullmq-redis, bee-queue-redis, celery-py-redis
+AMQP rows (end to end only): celeriac-amqp, raw-amqplib, celery-py-amqp`;
 
 const DEFAULT_OUT = fileURLToPath(new URL('../results', import.meta.url));
-const VALUE_FLAGS = ['tasks', 'latency', 'warmup', 'concurrency', 'low-concurrency', 'batch', 'only', 'out', 'cpu-prof', 'redis', 'redis-db', 'python'];
+const VALUE_FLAGS = ['tasks', 'latency', 'warmup', 'concurrency', 'low-concurrency', 'batch', 'only', 'out', 'cpu-prof', 'redis', 'redis-db', 'python', 'amqp'];
 
 export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): BenchOptions {
   const flags = new Map<string, string>();
@@ -85,6 +90,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     redis: parseRedisServer(pick('redis', 'BENCH_REDIS_URL') ?? 'redis://127.0.0.1:6379'),
     redisDb: int('redis-db', 'BENCH_REDIS_DB', 10, 0),
     python: pick('python', 'BENCH_PYTHON') ?? '/usr/bin/python3',
+    amqp: pick('amqp', 'BENCH_AMQP_URL') ?? 'amqp://guest:guest@127.0.0.1:5672',
     help,
   };
 }

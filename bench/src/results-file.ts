@@ -8,6 +8,7 @@ import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { ScenarioConfig } from './contestant.js';
 import type { RedisInfo } from './redis-db.js';
+import type { AmqpGroupResult } from './amqp/amqp-group.js';
 import type { RowResult } from './runner.js';
 import type { Target } from './targets.js';
 
@@ -35,6 +36,8 @@ export interface RunRecord {
   readonly redis: RedisInfo | null;
   readonly rows: readonly RowResult[];
   readonly targets: readonly Target[];
+  /** The AMQP rows (end to end on RabbitMQ) and their targets; null when they did not run. */
+  readonly amqp: AmqpGroupResult | null;
 }
 
 export function describeMachine(): Machine {

@@ -11,9 +11,12 @@ export interface BenchApp {
   readonly noop: Task<[], void>;
 }
 
-/** An app on `url` (broker and result backend alike). Results use the app defaults: kept a day. */
-export function createBenchApp(url: string): BenchApp {
-  const app = new App({ broker: url, backend: url, logger: consoleLogger('warn') });
+/**
+ * An app on `url` (broker and result backend alike, unless `backend` names another, e.g. rpc://
+ * with an amqp:// broker). Results use the app defaults: kept a day.
+ */
+export function createBenchApp(url: string, backend = url): BenchApp {
+  const app = new App({ broker: url, backend, logger: consoleLogger('warn') });
   const noop = app.task(NOOP_TASK, () => {});
   return { app, noop };
 }

@@ -9,6 +9,7 @@ import { connect, type ChannelModel } from 'amqplib';
 import { abortableSleep as sleep, type Logger } from '@celeriac/core';
 import type { AmqpUrl } from './amqp-url.js';
 import { AmqpUnavailableError } from './amqp-errors.js';
+import { coalesceWrites } from './coalesce-writes.js';
 
 const MAX_BACKOFF_MS = 5000;
 
@@ -101,6 +102,7 @@ export class AmqpConnection {
   }
 
   private adopt(model: ChannelModel): void {
+    if (!coalesceWrites(model)) this.logger.debug('amqp: amqplib internals differ from 2.x: frames are written one by one');
     this.model = model;
     this.generationNo++;
     const generation = this.generationNo;

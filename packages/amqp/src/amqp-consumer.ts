@@ -31,6 +31,8 @@ export class AmqpConsumer implements Consumer {
   private tags: string[] = [];
   private cancelled = false;
   private closing = false;
+  /** Sends the acks and rejects waiting for the end of the turn now (before the channel closes). */
+  private flushSettles: () => void = () => {};
   private readonly stopListening: () => void;
 
   constructor(
@@ -75,18 +77,27 @@ export class AmqpConsumer implements Consumer {
     this.tags = [];
     await channel.prefetch(this.prefetch, true);
     for (const queue of this.queues) await declareTaskQueue(channel, queue, this.maxPriority);
-    // A delivery of a channel that closed went back to its queue: settling it does nothing.
-    const live = (op: () => void) => {
+    // Acks and rejects of one event-loop turn go out together at its end: amqplib writes the
+    // first frame at once and buffers the rest behind it, so a burst costs two socket writes, not
+    // one each. A delivery of a channel that closed went back to its queue: settling it does nothing.
+    let pending: (() => void)[] = [];
+    const flush = (this.flushSettles = () => {
+      const ops = pending;
+      pending = [];
       if (this.channel !== channel) return;
       try {
-        op();
+        for (const op of ops) op();
       } catch {
-        // Closing as we speak: the same.
+        // Closing as we speak: what is left went back with the channel.
       }
+    });
+    const later = (op: () => void) => {
+      if (this.channel !== channel) return;
+      if (pending.push(op) === 1) setImmediate(flush);
     };
     const settle: Settle = {
-      ack: (msg) => live(() => channel.ack(msg)),
-      reject: (msg, requeue) => live(() => channel.reject(msg, requeue)),
+      ack: (msg) => later(() => channel.ack(msg)),
+      reject: (msg, requeue) => later(() => channel.reject(msg, requeue)),
     };
     for (const queue of this.queues) {
       if (this.cancelled) break;
@@ -131,6 +142,7 @@ export class AmqpConsumer implements Consumer {
   async close(): Promise<void> {
     this.closing = true;
     await this.cancel();
+    this.flushSettles();
     const channel = this.channel;
     this.channel = null;
     await channel?.close().catch(() => undefined);

@@ -22,8 +22,9 @@
  */
 import { ConfigError, consoleLogger, States, type AdapterContext, type BackendCapabilities, type Logger, type ResultBackend, type ResultMeta, type ResultWatch, type SetResultOptions } from '@celeriac/core';
 import { randomUUID } from 'node:crypto';
-import type { Channel, ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { AmqpBroker } from './amqp-broker.js';
+import type { Outgoing } from './amqp-publisher.js';
 
 /** Celery's text (celery/backends/rpc.py E_NO_CHORD_SUPPORT). */
 export const RPC_NO_CHORDS = `The "rpc" result backend does not support chords!
@@ -56,8 +57,11 @@ export class RpcBackend implements ResultBackend {
   private readonly watchers = new Map<string, Set<(meta?: ResultMeta) => void>>();
   private channel: Channel | null = null;
   private consuming: Promise<void> | null = null;
+  private consumingGeneration = 0;
   private stopListening: (() => void) | null = null;
   private closed = false;
+  /** Results waiting for the end of the turn to be published together (see send()). */
+  private outgoing: { readonly message: Outgoing; resolve(): void; reject(err: unknown): void }[] = [];
   /** Results sent to our own queue, by message id: resolved when they arrive. */
   private readonly ownSends = new Map<string, () => void>();
 
@@ -77,10 +81,26 @@ export class RpcBackend implements ResultBackend {
   async connect(): Promise<void> {
     if (this.closed) throw new ConfigError('the rpc result backend is closed');
     const { connection } = this.broker.transport();
-    this.stopListening ??= connection.onOpen(() => {
-      if (!this.closed) this.consume().catch((err: unknown) => this.logger.warn('rpc backend: consuming the reply queue again failed', { error: err }));
+    this.stopListening ??= connection.onOpen((_model, generation) => {
+      if (!this.closed) this.consumeOn(generation).catch((err: unknown) => this.logger.warn('rpc backend: consuming the reply queue again failed', { error: err }));
     });
-    await (this.consuming ??= this.consume());
+    const model = await connection.ready(`consume the reply queue ${this.replyTo}`);
+    await this.consumeOn(connection.generation, model);
+  }
+
+  /**
+   * Declares and consumes the reply queue once per connection generation (connect() and the
+   * reconnect listener may both ask for the same one); a failed attempt may be made again.
+   */
+  private consumeOn(generation: number, model?: ChannelModel): Promise<void> {
+    if (this.consuming && this.consumingGeneration === generation) return this.consuming;
+    this.consumingGeneration = generation;
+    const consuming = this.consume(model).catch((err: unknown) => {
+      if (this.consuming === consuming) this.consuming = null;
+      throw err;
+    });
+    this.consuming = consuming;
+    return consuming;
   }
 
   async get(taskId: string): Promise<ResultMeta | null> {
@@ -104,27 +124,41 @@ export class RpcBackend implements ResultBackend {
     const expiresIn = options.expiresIn;
     const headers: Record<string, unknown> = {};
     if (typeof expiresIn === 'number' && expiresIn > 0) headers[EXPIRES_HEADER] = Math.ceil(expiresIn * 1000);
-    const { connection, publisher } = this.broker.transport();
+    const { connection } = this.broker.transport();
     const own = replyTo === this.replyTo && this.channel !== null;
     const messageId = own ? randomUUID() : undefined;
     const arrived = messageId ? new Promise<void>((resolve) => this.ownSends.set(messageId, resolve)) : null;
     try {
-      await publisher.publish(
-        [
-          {
-            exchange: '',
-            routingKey: replyTo,
-            content: Buffer.from(body, 'utf8'),
-            options: { correlationId: options.correlationId ?? taskId, contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 1, priority: 0, headers, ...(messageId ? { messageId } : {}) },
-            declare: '',
-          },
-        ],
-        `send the result of ${taskId} to ${replyTo}`,
-      );
+      await this.send({
+        exchange: '',
+        routingKey: replyTo,
+        content: Buffer.from(body, 'utf8'),
+        options: { correlationId: options.correlationId ?? taskId, contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 1, priority: 0, headers, ...(messageId ? { messageId } : {}) },
+        declare: '',
+      });
       if (arrived) await within(arrived, connection.url.connectionTimeoutMs);
     } finally {
       if (messageId) this.ownSends.delete(messageId);
     }
+  }
+
+  /**
+   * Publishes a result with the others of this event-loop turn, in one confirmed publish: amqplib
+   * then writes them in one go rather than one socket write each.
+   */
+  private send(message: Outgoing): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.outgoing.push({ message, resolve, reject }) > 1) return;
+      setImmediate(() => {
+        const batch = this.outgoing;
+        this.outgoing = [];
+        const what = batch.length === 1 ? `send the result of ${String(message.options.correlationId)} to ${message.routingKey}` : `send ${batch.length} results`;
+        this.broker.transport().publisher.publish(batch.map((b) => b.message), what).then(
+          () => batch.forEach((b) => b.resolve()),
+          (err: unknown) => batch.forEach((b) => b.reject(err)),
+        );
+      });
+    });
   }
 
   async delete(taskId: string): Promise<void> {
@@ -158,9 +192,8 @@ export class RpcBackend implements ResultBackend {
     await channel?.close().catch(() => undefined);
   }
 
-  private async consume(): Promise<void> {
-    const { connection } = this.broker.transport();
-    const model = await connection.ready(`consume the reply queue ${this.replyTo}`);
+  private async consume(given?: ChannelModel): Promise<void> {
+    const model = given ?? (await this.broker.transport().connection.ready(`consume the reply queue ${this.replyTo}`));
     const channel = await model.createChannel();
     channel.on('error', (err: Error) => this.logger.warn('rpc backend: reply channel error', { error: err.message }));
     this.channel = channel;

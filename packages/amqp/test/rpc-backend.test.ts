@@ -6,7 +6,9 @@
  *   value, a failure rethrows with its type and message, the reply queue is declared as Celery
  *   declares it (not durable, auto-delete, x-expires one day) and is named by the app's id;
  * - what it refuses, with a clear error: chords (Celery's own text), an rpc backend without an
- *   amqp broker, an rpc URL with more than `rpc://`.
+ *   amqp broker, an rpc URL with more than `rpc://`;
+ * - review: connect() before the broker's connection is up consumes the reply queue once (one
+ *   consumer), and a connect() that failed (no such vhost yet) succeeds once it can.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -14,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { after, before, describe, it, test } from 'node:test';
 import { App, ConfigError, silentLogger, Worker } from '@celeriac/core';
-import { backendConformance } from '@celeriac/testing';
+import { backendConformance, eventually } from '@celeriac/testing';
 import { AmqpBroker, createBackend, RPC_NO_CHORDS, RpcBackend } from '@celeriac/amqp';
 import { amqpSkipReason, VhostScope } from './amqp-fixture.js';
 
@@ -65,6 +67,42 @@ if (skip) {
         await worker.shutdown();
         await running;
         await app.close();
+      }
+    });
+  });
+
+  describe('review: connecting', { timeout: 60_000 }, () => {
+    const consumersOf = async (vhost: string, queue: string) => {
+      const { stdout } = await run('rabbitmqctl', ['list_queues', '-p', vhost, 'name', 'consumers', '-q', '--no-table-headers']);
+      return stdout.split('\n').map((l) => l.trim().split(/\s+/)).find(([name]) => name === queue)?.[1];
+    };
+
+    it('before the broker is connected, the reply queue gets one consumer', async () => {
+      const fresh = new AmqpBroker({ url: scope.url(), logger: silentLogger });
+      const backend = new RpcBackend(fresh, `once-${randomUUID()}`, silentLogger);
+      try {
+        await backend.connect();
+        assert.equal(await consumersOf(scope.vhost, backend.replyTo), '1');
+      } finally {
+        await backend.close();
+        await fresh.close();
+      }
+    });
+
+    it('a connect() that failed succeeds once the server lets it', async () => {
+      const later = new VhostScope();
+      const fresh = new AmqpBroker({ url: later.url('connection_timeout=1000'), logger: silentLogger });
+      const backend = new RpcBackend(fresh, `later-${randomUUID()}`, silentLogger);
+      try {
+        await assert.rejects(backend.connect(), /unavailable/);
+        await later.create();
+        // The broker's reconnect loop backs off (up to 5 s between tries): keep asking.
+        await eventually(() => backend.connect().then(() => true, () => false), 30_000, 'connect() to succeed once the vhost exists');
+        assert.equal(await consumersOf(later.vhost, backend.replyTo), '1');
+      } finally {
+        await backend.close();
+        await fresh.close();
+        await later.cleanup();
       }
     });
   });

@@ -11,14 +11,15 @@
  *   worker (fixtures/py_interop_worker.py); both print `ready` once they consume.
  * - `pythonClient()`: fixtures/py_interop_client.py, one JSON document per output line.
  */
-import { spawn, spawnSync, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { App, consoleLogger, Worker } from '@celeriac/core';
 import { Redis } from 'ioredis';
 import { deletePrefixed, rawClient, REDIS_URL, redisSkipReason, uniquePrefix, withPrefix } from './backend-fixture.js';
+import { stopChild, untilReady, type Started } from './interop-processes.js';
+export type { Started };
 
 export { REDIS_URL };
 export const PYTHON = process.env['CELERIAC_PYTHON'] ?? '/usr/bin/python3';
@@ -36,14 +37,6 @@ export async function interopSkipReason(): Promise<string | false> {
   const reason = `Python Celery 5.2 with redis-py is not available at ${PYTHON} (apt-get install -y python3-celery python3-redis python3-amqp)`;
   if (process.env['CI']) throw new Error(`${reason}; CI is set, so this is a failure, not a skip`);
   return reason;
-}
-
-/** A process this test started, with the tail of its stderr for error messages. */
-export interface Started {
-  readonly child: ChildProcess;
-  /** celeriac: the full node name (`name@interop`); Python: the part before `@` (Celery adds the host). */
-  readonly name: string;
-  log(): string;
 }
 
 export class InteropScope {
@@ -85,7 +78,7 @@ export class InteropScope {
     const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', SELF, 'worker', this.brokerUrl, this.backendUrl, this.queue, `${name}@interop`], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    return this.track(child, `${name}@interop`);
+    return untilReady(child, `${name}@interop`, this.started, WAIT_MS);
   }
 
   /** Starts `celery worker` (fixtures/py_interop_worker.py) on the scope's queue, threads pool, -c 2. */
@@ -93,7 +86,7 @@ export class InteropScope {
     const args = ['-m', 'celery', '-A', 'py_interop_worker', 'worker', '-Q', this.queue, '-c', '2', '-P', 'threads', '--without-mingle', '--without-gossip', '--without-heartbeat', '-n', `${name}@%h`, '-l', 'warning'];
     const env = { ...process.env, INTEROP_REDIS_URL: REDIS_URL, INTEROP_PREFIX: this.prefix, PYTHONDONTWRITEBYTECODE: '1' };
     const child = spawn(PYTHON, args, { cwd: FIXTURES, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    return this.track(child, name);
+    return untilReady(child, name, this.started, WAIT_MS);
   }
 
   /** Runs a command of fixtures/py_interop_client.py against the scope's queue; its JSON lines. */
@@ -125,48 +118,6 @@ export class InteropScope {
     this.redis.disconnect();
   }
 
-  private track(child: ChildProcess, name: string): Promise<Started> {
-    let tail = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
-      tail = (tail + chunk.toString()).slice(-8000);
-      if (process.env['INTEROP_DEBUG']) process.stderr.write(chunk);
-    });
-    const started: Started = { child, name, log: () => tail };
-    this.started.add(started);
-    return new Promise((resolvePromise, reject) => {
-      const timer = setTimeout(() => reject(new Error(`worker ${name} was not ready within ${WAIT_MS} ms:\n${tail}`)), WAIT_MS);
-      child.on('error', (err) => {
-        clearTimeout(timer);
-        reject(new Error(`worker ${name} could not start: ${err.message}`));
-      });
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`worker ${name} exited (${code ?? signal}) before it was ready:\n${tail}`));
-      });
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        if (line.trim() !== 'ready') return;
-        clearTimeout(timer);
-        resolvePromise(started);
-      });
-    });
-  }
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const within = (ms: number) => Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(child.pid!, sig);
-    } catch {
-      // it exited meanwhile
-    }
-  };
-  signal('SIGTERM');
-  if (await within(15_000)) return;
-  signal('SIGKILL');
-  await within(5_000);
 }
 
 /** Outcome lines of `py_interop_client.py call`. */

@@ -1,0 +1,97 @@
+/**
+ * A real Python Celery 5.2 worker (`celery worker -P threads -c 2`, fixtures/py_amqp_interop_worker.py)
+ * and a celeriac worker consume ONE RabbitMQ queue side by side. 200 tasks, half sent by a celeriac
+ * client and half by a Python client at the same time, each append `{id, worker}` to a Redis list
+ * the test owns: every id runs exactly once, every result (Redis backend, Celery's
+ * `celery-task-meta-<id>` keys) is SUCCESS and names the worker that ran it, both workers ran some,
+ * and nothing is left on the queue.
+ *
+ * Declarations: the Python worker declares the queue first, the celeriac worker then declares it
+ * again (it would fail to start on a PRECONDITION_FAILED), and both clients declare it again as they
+ * publish; RabbitMQ shows one durable, non-auto-delete queue without arguments and two consumers.
+ *
+ * Runs in a RabbitMQ vhost of its own (deleted afterwards); the record list lives under a unique
+ * Redis key prefix and the result keys use fresh ids, all deleted afterwards. Skipped, with the
+ * reason, when RabbitMQ, python3-celery or Redis is missing and CI is unset.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import type { App } from '@celeriac/core';
+import { AmqpInteropScope, interopSkipReason, REDIS_URL, WAIT_MS, type Started } from './interop-fixture.js';
+
+const run = promisify(execFile);
+const skip = await interopSkipReason({ redis: true });
+const PER_SENDER = 100;
+
+describe('interop over AMQP: a Python worker and a celeriac worker share one queue', { skip, timeout: 170_000 }, () => {
+  const scope = new AmqpInteropScope('shared', { redis: true });
+  let app: App;
+  let workers: { python: Started; celeriac: Started };
+  before(async () => {
+    await scope.create();
+    // One after the other, so that the celeriac worker's declaration meets the one Celery made.
+    const python = await scope.startPythonWorker(REDIS_URL);
+    const celeriac = await scope.startCeleriacWorker(REDIS_URL);
+    workers = { python, celeriac };
+    app = scope.app(REDIS_URL);
+    await app.connect();
+  });
+  after(async () => {
+    await app?.close();
+    await scope.cleanup();
+  });
+
+  it('every task, from either client, runs exactly once on one of the two workers', async (t) => {
+    const recordKey = scope.key('runs');
+    const fromCeleriac = Array.from({ length: PER_SENDER }, () => scope.taskId());
+    const fromPython = Array.from({ length: PER_SENDER }, () => scope.taskId());
+
+    // Both clients publish at the same time, while both workers consume.
+    await Promise.all([
+      app.sendTasks(fromCeleriac.map((taskId) => ({ name: 'interop.record', options: { taskId, args: [recordKey], queue: scope.queue } }))),
+      scope.pythonClient(REDIS_URL, 'send', recordKey, JSON.stringify(fromPython)).then((lines) => assert.deepEqual(lines, [{ sent: PER_SENDER }])),
+    ]);
+
+    const all = [...fromCeleriac, ...fromPython];
+    const diagnostics = () => `python worker log:\n${workers.python.log()}\nceleriac worker log:\n${workers.celeriac.log()}`;
+    const values = await Promise.all(
+      all.map((id) =>
+        app.asyncResult<string>(id).get({ timeout: WAIT_MS }).catch((err: unknown) => {
+          throw new Error(`task ${id}: ${(err as Error).message}\n${diagnostics()}`, { cause: err });
+        }),
+      ),
+    );
+
+    // Every run appended before its task returned, so by now every run is recorded.
+    const runs = await scope.runs(recordKey);
+    const counts = new Map<string, number>();
+    for (const r of runs) counts.set(r.id, (counts.get(r.id) ?? 0) + 1);
+    const twice = [...counts].filter(([, n]) => n > 1);
+    assert.deepEqual(twice, [], 'no task ran more than once');
+    assert.deepEqual([...counts.keys()].sort(), [...all].sort(), 'every task ran, and only these');
+    assert.equal(runs.length, all.length);
+
+    const ranBy = new Map(runs.map((r) => [r.id, r]));
+    all.forEach((id, i) => assert.equal(values[i], ranBy.get(id)!.worker, `the result of ${id} names the worker that ran it`));
+    for (const id of all) assert.equal(await app.asyncResult(id).state(), 'SUCCESS');
+
+    const byWorker = { python: 0, celeriac: 0 };
+    for (const r of runs) byWorker[r.worker]++;
+    const hostnames = new Set(runs.map((r) => r.hostname));
+    t.diagnostic(`ran by python: ${byWorker.python}, by celeriac: ${byWorker.celeriac}; hostnames ${[...hostnames].join(', ')}`);
+    assert.ok(byWorker.python > 0, `the Python worker ran some (${JSON.stringify(byWorker)})`);
+    assert.ok(byWorker.celeriac > 0, `the celeriac worker ran some (${JSON.stringify(byWorker)})`);
+    assert.ok([...hostnames].some((h) => h.startsWith(`${workers.python.name}@`)));
+    assert.ok(hostnames.has(workers.celeriac.name));
+
+    // Nothing waits for a second delivery: every message was acknowledged (early acks on both sides).
+    assert.equal(await app.broker.size(scope.queue), 0);
+    const { stdout } = await run('rabbitmqctl', ['list_queues', '-p', scope.vhost.vhost, 'name', 'durable', 'auto_delete', 'arguments', 'consumers', 'messages', '-q', '--no-table-headers']);
+    const row = stdout.split('\n').find((line) => line.startsWith(`${scope.queue}\t`));
+    assert.ok(row, `the queue ${scope.queue} exists: ${stdout}`);
+    const [, durable, autoDelete, args, consumers, messages] = row.split('\t');
+    assert.deepEqual({ durable, autoDelete, args, consumers, messages }, { durable: 'true', autoDelete: 'false', args: '[]', consumers: '2', messages: '0' });
+  });
+});
