@@ -44,7 +44,7 @@ async function main(): Promise<number> {
 
   const targets = evaluateTargets(rows);
   console.log('');
-  for (const line of formatReport(rows, config)) console.log(line);
+  if (rows.length) for (const line of formatReport(rows, config)) console.log(line);
   if (targets.length) console.log('');
   for (const t of targets) console.log(`target: ${describeTarget(t, (m) => metricLabel(m, config))}`);
   if (amqp) {

@@ -14,11 +14,14 @@ import { checkPrefetch, type Consumer, type Delivery, type Logger } from '@celer
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { AmqpConnection } from './amqp-connection.js';
 import { declareTaskQueue } from './amqp-topology.js';
+import { SettleBatch } from './settle-batch.js';
 
 /** What a delivery needs to be settled: its channel, and whether that is still the live one. */
 export interface Settle {
   ack(msg: ConsumeMessage): void;
   reject(msg: ConsumeMessage, requeue: boolean): void;
+  /** The delivery is handed over (it will be settled through this). */
+  delivered(msg: ConsumeMessage): void;
 }
 
 export type DeliveryFactory = (msg: ConsumeMessage, queue: string, settle: Settle) => Delivery;
@@ -77,27 +80,26 @@ export class AmqpConsumer implements Consumer {
     this.tags = [];
     await channel.prefetch(this.prefetch, true);
     for (const queue of this.queues) await declareTaskQueue(channel, queue, this.maxPriority);
-    // Acks and rejects of one event-loop turn go out together at its end: amqplib writes the
-    // first frame at once and buffers the rest behind it, so a burst costs two socket writes, not
-    // one each. A delivery of a channel that closed went back to its queue: settling it does nothing.
-    let pending: (() => void)[] = [];
-    const flush = (this.flushSettles = () => {
-      const ops = pending;
-      pending = [];
+    // Acks and rejects of one event-loop turn go out together at its end, consecutive acks as
+    // one (settle-batch.ts). A delivery of a channel that closed went back to its queue: settling
+    // it does nothing.
+    const batch = new SettleBatch(channel);
+    this.flushSettles = () => {
       if (this.channel !== channel) return;
       try {
-        for (const op of ops) op();
+        batch.flush();
       } catch {
         // Closing as we speak: what is left went back with the channel.
       }
-    });
-    const later = (op: () => void) => {
-      if (this.channel !== channel) return;
-      if (pending.push(op) === 1) setImmediate(flush);
     };
     const settle: Settle = {
-      ack: (msg) => later(() => channel.ack(msg)),
-      reject: (msg, requeue) => later(() => channel.reject(msg, requeue)),
+      ack: (msg) => {
+        if (this.channel === channel) batch.ack(msg);
+      },
+      reject: (msg, requeue) => {
+        if (this.channel === channel) batch.reject(msg, requeue);
+      },
+      delivered: (msg) => batch.delivered(msg),
     };
     for (const queue of this.queues) {
       if (this.cancelled) break;
@@ -163,6 +165,7 @@ export class AmqpConsumer implements Consumer {
       }
       return;
     }
+    settle.delivered(msg);
     try {
       this.onDelivery(this.makeDelivery(msg, queue, settle));
     } catch (err) {

@@ -27,6 +27,10 @@ interface Open {
   readonly generation: number;
   readonly channel: Promise<ConfirmChannel>;
   readonly declared: Set<string>;
+  /** The channel closed (one listener per channel, not one per publish). */
+  closed: boolean;
+  /** Resolves at the channel's next 'drain' or its close; one per episode of a full socket. */
+  drained: Promise<void> | null;
 }
 
 export class AmqpPublisher {
@@ -47,7 +51,7 @@ export class AmqpPublisher {
       let outcome: Awaited<ReturnType<AmqpPublisher['sendAll']>>;
       try {
         const open = await this.current(what, deadline - Date.now());
-        outcome = await this.sendAll(await open.channel, open.declared, left, deadline);
+        outcome = await this.sendAll(await open.channel, open, left, deadline);
       } catch (err) {
         // A refused declaration (ConfigError) is final; a connection that did not come in time too.
         if (err instanceof ConfigError) throw err;
@@ -92,6 +96,7 @@ export class AmqpPublisher {
       const ch = await model.createConfirmChannel();
       ch.on('error', (err: Error) => this.logger.debug('amqp: publish channel error', { error: err.message }));
       ch.on('close', () => {
+        open.closed = true;
         if (this.open?.channel === channel) this.open = null;
       });
       await declareDeadLetters(ch);
@@ -100,7 +105,8 @@ export class AmqpPublisher {
     channel.catch(() => {
       if (this.open?.channel === channel) this.open = null;
     });
-    this.open = { generation, channel, declared: new Set() };
+    const open: Open = { generation, channel, declared: new Set(), closed: false, drained: null };
+    this.open = open;
     return this.open;
   }
 
@@ -108,61 +114,56 @@ export class AmqpPublisher {
    * Sends all (pausing while the socket is full), then waits for the confirms until `deadline`:
    * 'timeout', or those whose channel closed before their confirm and the first nack.
    */
-  private async sendAll(channel: ConfirmChannel, declared: Set<string>, messages: readonly Outgoing[], deadline: number): Promise<{ failed: Outgoing[]; nack: unknown } | 'timeout'> {
+  private async sendAll(channel: ConfirmChannel, open: Open, messages: readonly Outgoing[], deadline: number): Promise<{ failed: Outgoing[]; nack: unknown } | 'timeout'> {
     for (const m of messages) {
-      if (m.declare === '' || declared.has(m.declare)) continue;
+      if (m.declare === '' || open.declared.has(m.declare)) continue;
       await declareTaskQueue(channel, m.declare, this.maxPriority);
-      declared.add(m.declare);
+      open.declared.add(m.declare);
     }
     const failed: Outgoing[] = [];
     let nack: unknown = null;
-    let closed = false;
-    const onClose = () => (closed = true);
-    channel.once('close', onClose);
     const confirms: Promise<void>[] = [];
-    try {
-      for (const m of messages) {
-        if (closed) {
-          failed.push(m);
-          continue;
-        }
-        let full = false;
-        confirms.push(
-          new Promise<void>((resolve) => {
-            try {
-              full = !channel.publish(m.exchange, m.routingKey, m.content, m.options, (err: unknown) => {
-                if (err && isNack(err)) nack ??= err;
-                else if (err) failed.push(m);
-                resolve();
-              });
-            } catch {
-              // The channel is closed already: this one goes again on the next channel.
-              failed.push(m);
-              resolve();
-            }
-          }),
-        );
-        if (full) await drainedOrClosed(channel);
+    for (const m of messages) {
+      if (open.closed) {
+        failed.push(m);
+        continue;
       }
-      const confirmed = await beforeDeadline(Promise.all(confirms), deadline);
-      return confirmed ? { failed, nack } : 'timeout';
-    } finally {
-      channel.off('close', onClose);
+      let full = false;
+      confirms.push(
+        new Promise<void>((resolve) => {
+          try {
+            full = !channel.publish(m.exchange, m.routingKey, m.content, m.options, (err: unknown) => {
+              if (err && isNack(err)) nack ??= err;
+              else if (err) failed.push(m);
+              resolve();
+            });
+          } catch {
+            // The channel is closed already: this one goes again on the next channel.
+            failed.push(m);
+            resolve();
+          }
+        }),
+      );
+      if (full) await drainedOrClosed(channel, open);
     }
+    const confirmed = await beforeDeadline(Promise.all(confirms), deadline);
+    return confirmed ? { failed, nack } : 'timeout';
   }
 }
 
-/** Resolves when the channel can take more ('drain'), or is closed. */
-function drainedOrClosed(channel: ConfirmChannel): Promise<void> {
-  return new Promise<void>((resolve) => {
+/** Resolves when the channel can take more ('drain'), or is closed; shared by concurrent publishes. */
+function drainedOrClosed(channel: ConfirmChannel, open: Open): Promise<void> {
+  if (open.closed) return Promise.resolve();
+  return (open.drained ??= new Promise<void>((resolve) => {
     const done = () => {
       channel.off('drain', done);
       channel.off('close', done);
+      open.drained = null;
       resolve();
     };
     channel.on('drain', done);
     channel.on('close', done);
-  });
+  }));
 }
 
 /** True when `work` settled before `deadline` (epoch ms). */

@@ -123,7 +123,8 @@ export class RpcBackend implements ResultBackend {
     const body = JSON.stringify({ task_id: taskId, status: meta.status, result: meta.result, traceback: meta.traceback, children: meta.children ?? [] });
     const expiresIn = options.expiresIn;
     const headers: Record<string, unknown> = {};
-    if (typeof expiresIn === 'number' && expiresIn > 0) headers[EXPIRES_HEADER] = Math.ceil(expiresIn * 1000);
+    // Only when it is not the default a receiver assumes (one day): most results carry no header.
+    if (typeof expiresIn === 'number' && expiresIn > 0 && Math.ceil(expiresIn * 1000) !== DAY_MS) headers[EXPIRES_HEADER] = Math.ceil(expiresIn * 1000);
     const { connection } = this.broker.transport();
     const own = replyTo === this.replyTo && this.channel !== null;
     const messageId = own ? randomUUID() : undefined;
@@ -133,7 +134,7 @@ export class RpcBackend implements ResultBackend {
         exchange: '',
         routingKey: replyTo,
         content: Buffer.from(body, 'utf8'),
-        options: { correlationId: options.correlationId ?? taskId, contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 1, priority: 0, headers, ...(messageId ? { messageId } : {}) },
+        options: { correlationId: options.correlationId ?? taskId, contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 1, priority: 0, ...(EXPIRES_HEADER in headers ? { headers } : {}), ...(messageId ? { messageId } : {}) },
         declare: '',
       });
       if (arrived) await within(arrived, connection.url.connectionTimeoutMs);

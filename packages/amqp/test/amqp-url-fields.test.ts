@@ -46,14 +46,19 @@ describe('amqp URLs', () => {
 });
 
 describe('amqp header values', () => {
-  it('types every number the way py-amqp 5.1 reads it right', () => {
-    const typed = typedHeaders({ retries: 0, timelimit: [300, 240.5], big: 2 ** 40, nested: { n: -3, s: 'x', none: null, yes: true } });
+  it('types the numbers amqplib would write so that py-amqp 5.1 misreads them', () => {
+    const headers = { retries: 0, timelimit: [300, 240.5], wide: 70_000, big: 2 ** 40, nested: { n: -3, s: 'x', none: null, yes: true }, same: ['a', null] };
+    const typed = typedHeaders(headers);
     assert.deepEqual(typed, {
       retries: { '!': 'int32', value: 0 },
-      timelimit: [{ '!': 'int32', value: 300 }, { '!': 'double', value: 240.5 }],
-      big: { '!': 'int64', value: 2 ** 40 },
+      timelimit: [{ '!': 'int32', value: 300 }, 240.5],
+      wide: 70_000,
+      big: 2 ** 40,
       nested: { n: { '!': 'int32', value: -3 }, s: 'x', none: null, yes: true },
+      same: ['a', null],
     });
+    assert.equal(typed['same'], headers.same, 'what needs no change is not copied');
+    assert.deepEqual(headers.timelimit, [300, 240.5], 'the input is not changed');
   });
 
   it('decodes timestamps, decimals and nested values to plain data', () => {
