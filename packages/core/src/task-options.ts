@@ -41,6 +41,13 @@ export interface TaskOptions {
   timeLimit?: number;
   /** Acknowledge after the task finishes instead of before it starts. @default false */
   acksLate?: boolean;
+  /**
+   * With `acksLate`: whether a task that fails for good (or hits its hard time limit) is
+   * acknowledged. false sets its message aside in the broker's dead letters instead, with the
+   * error as the reason (code `task-failed`), where it can be listed and replayed; its FAILURE is
+   * stored either way. Celery's `task_acks_on_failure_or_timeout`. @default true
+   */
+  acksOnFailureOrTimeout?: boolean;
   /** Store a STARTED state when the task starts. @default false */
   trackStarted?: boolean;
   /** Store no result. @default false */
@@ -59,14 +66,15 @@ export interface ResolvedTaskOptions extends TaskOptions {
   readonly retryJitter: boolean;
   readonly autoretryFor: readonly ErrorMatcher[];
   readonly acksLate: boolean;
+  readonly acksOnFailureOrTimeout: boolean;
   readonly trackStarted: boolean;
   readonly ignoreResult: boolean;
 }
 
 const KNOWN = new Set<string>([
   'name', 'params', 'queue', 'priority', 'maxRetries', 'defaultRetryDelay', 'retryBackoff', 'retryBackoffMax',
-  'retryJitter', 'autoretryFor', 'softTimeLimit', 'timeLimit', 'acksLate', 'trackStarted', 'ignoreResult', 'expires',
-  'rateLimit',
+  'retryJitter', 'autoretryFor', 'softTimeLimit', 'timeLimit', 'acksLate', 'acksOnFailureOrTimeout', 'trackStarted', 'ignoreResult',
+  'expires', 'rateLimit',
 ]);
 
 export function resolveTaskOptions(options: TaskOptions): ResolvedTaskOptions {
@@ -88,7 +96,7 @@ export function resolveTaskOptions(options: TaskOptions): ResolvedTaskOptions {
     if (options[key] !== undefined) checkSeconds(options[key], `${where} "${key}"`, false);
   }
   if (options.retryBackoff !== undefined && typeof options.retryBackoff !== 'boolean') checkSeconds(options.retryBackoff, `${where} "retryBackoff"`, false);
-  for (const key of ['retryJitter', 'acksLate', 'trackStarted', 'ignoreResult'] as const) {
+  for (const key of ['retryJitter', 'acksLate', 'acksOnFailureOrTimeout', 'trackStarted', 'ignoreResult'] as const) {
     if (options[key] !== undefined && typeof options[key] !== 'boolean') throw new ConfigError(`${where} "${key}" must be a boolean, got ${JSON.stringify(options[key])}`);
   }
   const autoretryFor = options.autoretryFor ?? [];
@@ -104,6 +112,7 @@ export function resolveTaskOptions(options: TaskOptions): ResolvedTaskOptions {
     retryJitter: options.retryJitter ?? true,
     autoretryFor,
     acksLate: options.acksLate ?? false,
+    acksOnFailureOrTimeout: options.acksOnFailureOrTimeout ?? true,
     trackStarted: options.trackStarted ?? false,
     ignoreResult: options.ignoreResult ?? false,
   };

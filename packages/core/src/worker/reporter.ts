@@ -7,6 +7,7 @@ import type { App } from '../app.js';
 import type { Delivery } from '../broker/broker.js';
 import { NotRegistered, TaskRevokedError } from '../errors.js';
 import { States } from '../protocol/result-meta.js';
+import { serializeException } from '../protocol/exception-codec.js';
 import type { TaskMessage } from '../protocol/task-message.js';
 import type { TaskRequest } from './request.js';
 import type { ResultWriter } from './result-writer.js';
@@ -15,7 +16,7 @@ import type { Outcome } from './task-execution.js';
 import type { WorkerStats } from './worker.js';
 
 /** What happens to a finished task's message. */
-type Settlement = 'ack' | 'requeue' | { deadLetter: string };
+type Settlement = 'ack' | 'requeue' | { deadLetter: string; code: string };
 
 const RESOLVED = Promise.resolve();
 
@@ -67,7 +68,7 @@ export class Reporter {
     }
     if (settlement === 'ack') return request.ack();
     if (settlement === 'requeue') return request.reject(true);
-    return this.deadLetter(request.delivery, 'rejected', settlement.deadLetter, request);
+    return this.deadLetter(request.delivery, settlement.code, settlement.deadLetter, request);
   }
 
   private async record(request: TaskRequest, outcome: Outcome): Promise<Settlement> {
@@ -82,6 +83,8 @@ export class Reporter {
         this.stats.failed++;
         this.app.logger.warn(`task ${request.name}[${request.id}] failed`, { error: outcome.error });
         await store('FAILURE', () => this.writer.storeError(message, delivery.queue, States.FAILURE, outcome.error));
+        // Celery's task_acks_on_failure_or_timeout = False: the message goes to the dead letters.
+        if (request.acksLate && !request.task.options.acksOnFailureOrTimeout) return { deadLetter: describeFailure(outcome.error), code: 'task-failed' };
         return 'ack';
       case 'retry':
         // RETRY first: once the retry is published its next run may store its own state.
@@ -100,7 +103,7 @@ export class Reporter {
         this.stats.retried++;
         return 'ack';
       case 'reject':
-        return outcome.reject.requeue ? 'requeue' : { deadLetter: outcome.reject.message };
+        return outcome.reject.requeue ? 'requeue' : { deadLetter: outcome.reject.message, code: 'rejected' };
       case 'ignore':
         return 'ack';
     }
@@ -129,4 +132,11 @@ export class Reporter {
     await this.app.broker.deadLetter(delivery, { code, message: reason });
     request?.markSettled();
   }
+}
+
+/** `ValueError: the message`, as the reason of a failed task's dead letter. */
+function describeFailure(error: unknown): string {
+  const exc = serializeException(error);
+  const text = Array.isArray(exc.exc_message) ? exc.exc_message.map(String).join(', ') : String(exc.exc_message ?? '');
+  return `the task failed: ${exc.exc_type}${text ? `: ${text}` : ''}`;
 }
