@@ -15,6 +15,8 @@ const MAX_BACKOFF_MS = 5000;
 
 export class AmqpConnection {
   private model: ChannelModel | null = null;
+  /** Why the last attempt to connect gave up without retrying (see isFatal). */
+  private fatal: Error | null = null;
   /** Aborted by close(): ends a reconnect pause at once. */
   private readonly stop = new AbortController();
   private opening: Promise<void> | null = null;
@@ -50,6 +52,7 @@ export class AmqpConnection {
   async ready(what: string, timeoutMs = this.url.connectionTimeoutMs): Promise<ChannelModel> {
     if (this.closed) throw new AmqpUnavailableError(what, this.url.shown, 'the broker is closed');
     if (this.model) return this.model;
+    this.fatal = null;
     this.start();
     let timer: NodeJS.Timeout | undefined = undefined;
     let wake!: () => void;
@@ -63,6 +66,9 @@ export class AmqpConnection {
       this.waiters.delete(wake);
     }
     if (this.model) return this.model;
+    // Set while this call waited (the narrowing above does not know that).
+    const fatal = this.fatal as Error | null;
+    if (fatal) throw new AmqpUnavailableError(what, this.url.shown, `cannot connect: ${fatal.message}`, { cause: fatal });
     throw new AmqpUnavailableError(what, this.url.shown, this.closed ? 'the broker is closed' : `no connection within ${Math.max(0, Math.round(timeoutMs))} ms`);
   }
 
@@ -92,6 +98,14 @@ export class AmqpConnection {
         this.adopt(model);
         return;
       } catch (err) {
+        if (isFatal(err)) {
+          // Trying again will not help (a refused login, a certificate that does not verify):
+          // every waiting caller gets the reason now; a later call tries again.
+          this.fatal = err as Error;
+          this.logger.error(`amqp: cannot connect to ${this.url.shown}: ${(err as Error).message}`);
+          for (const wake of [...this.waiters]) wake();
+          return;
+        }
         const level = this.outageReported ? 'debug' : 'warn';
         this.outageReported = true;
         this.logger[level](`amqp: cannot connect to ${this.url.shown}; retrying`, { error: (err as Error).message });
@@ -127,4 +141,15 @@ export class AmqpConnection {
       }
     }
   }
+}
+
+/** TLS verification codes Node reports: the server's certificate will not verify on a retry either. */
+const CERTIFICATE_CODES = /^(ERR_TLS_CERT_ALTNAME_INVALID|UNABLE_TO_|SELF_SIGNED_CERT|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_)/;
+
+/** A refused login (403 ACCESS_REFUSED) or a certificate that does not verify: retrying will not help. */
+function isFatal(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && CERTIFICATE_CODES.test(code)) return true;
+  return /ACCESS[-_]REFUSED/.test(err.message);
 }

@@ -4,14 +4,16 @@
  * by the `rabbitmq` user, which rabbitmq-server drops to), started with `rabbitmq-server -detached`
  * and stopped by the PID in its pid file. The mnesia directory is kept across a stop and a start,
  * so durable queues and persistent messages survive; `destroy()` stops it and removes it all.
+ * With `tls`, it listens for TLS only (amqps), with the given certificate, and `url` says amqps.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../../redis/test/free-port.js';
+import type { TestCertificates } from '../../redis/test/test-certs.js';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -22,10 +24,11 @@ export class ScratchRabbit {
     readonly node: string,
     readonly port: number,
     private readonly env: NodeJS.ProcessEnv,
+    private readonly tls: boolean,
   ) {}
 
   /** Starts a node, or says why it cannot (no rabbitmq-server, not root). */
-  static async start(): Promise<ScratchRabbit | string> {
+  static async start(options: { tls?: TestCertificates } = {}): Promise<ScratchRabbit | string> {
     try {
       execFileSync('sh', ['-c', 'command -v rabbitmq-server && id -u rabbitmq'], { stdio: 'ignore' });
     } catch {
@@ -36,7 +39,21 @@ export class ScratchRabbit {
     mkdirSync(join(dir, 'log'));
     mkdirSync(join(dir, 'mnesia'));
     writeFileSync(join(dir, 'enabled_plugins'), '[].\n');
-    writeFileSync(join(dir, 'rabbitmq.conf'), `listeners.tcp.local = 127.0.0.1:${port}\n`);
+    const conf = options.tls
+      ? [
+          'listeners.tcp = none',
+          `listeners.ssl.default = 127.0.0.1:${port}`,
+          ...(['cacertfile', 'certfile', 'keyfile'] as const).map((key, i) => {
+            const source = [options.tls!.caFile, options.tls!.certFile, options.tls!.keyFile][i]!;
+            const copy = join(dir, `tls-${key}.pem`);
+            copyFileSync(source, copy);
+            return `ssl_options.${key} = ${copy}`;
+          }),
+          'ssl_options.verify = verify_none',
+          'ssl_options.fail_if_no_peer_cert = false',
+        ]
+      : [`listeners.tcp.local = 127.0.0.1:${port}`];
+    writeFileSync(join(dir, 'rabbitmq.conf'), `${conf.join('\n')}\n`);
     execFileSync('chown', ['-R', 'rabbitmq:rabbitmq', dir]);
     const node = `celeriac-${port}@${hostname().split('.')[0]}`;
     const env = {
@@ -52,13 +69,13 @@ export class ScratchRabbit {
       RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
       RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq.conf'),
     };
-    const rabbit = new ScratchRabbit(dir, node, port, env);
+    const rabbit = new ScratchRabbit(dir, node, port, env, options.tls !== undefined);
     await rabbit.boot();
     return rabbit;
   }
 
   get url(): string {
-    return `amqp://guest:guest@127.0.0.1:${this.port}/`;
+    return `${this.tls ? 'amqps' : 'amqp'}://guest:guest@localhost:${this.port}/`;
   }
 
   /** Starts the node (again) and waits until it takes connections. */

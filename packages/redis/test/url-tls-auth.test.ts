@@ -25,6 +25,7 @@ import { after, before, describe, test } from 'node:test';
 import { App, silentLogger, Worker } from '@celeriac/core';
 import { Redis, type RedisOptions } from 'ioredis';
 import { freePort } from './free-port.js';
+import { makeTestCertificates } from './test-certs.js';
 
 /** Generous: only there so that a broken connection fails the test instead of hanging it. */
 const RESULT_TIMEOUT_MS = 30_000;
@@ -291,20 +292,12 @@ describe('rediss:// against a TLS redis-server with a throwaway CA', { skip: noT
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'celeriac-redis-tls-'));
-    const file = (name: string) => join(dir, name);
-    const openssl = (...args: string[]) => {
-      const r = spawnSync('openssl', args, { cwd: dir });
-      if (r.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${r.stderr?.toString()}`);
-    };
-    caFile = file('ca.crt');
-    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('ca.key'), '-out', caFile, '-days', '2', '-subj', '/CN=celeriac throwaway test CA');
-    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', '/CN=localhost');
-    writeFileSync(file('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
-    openssl('x509', '-req', '-in', file('server.csr'), '-CA', caFile, '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', file('server.ext'), '-out', file('server.crt'));
+    const certs = makeTestCertificates(dir);
+    caFile = certs.caFile;
     const port = await freePort();
     server = await startRedis([
       '--port', '0', '--tls-port', String(port),
-      '--tls-cert-file', file('server.crt'), '--tls-key-file', file('server.key'), '--tls-ca-cert-file', caFile,
+      '--tls-cert-file', certs.certFile, '--tls-key-file', certs.keyFile, '--tls-ca-cert-file', caFile,
       '--tls-auth-clients', 'no',
     ]);
   });

@@ -1,0 +1,71 @@
+/**
+ * amqps:// and credentials against a throwaway RabbitMQ node listening for TLS only, with a CA and
+ * certificate made by `openssl` (scratch-rabbit.ts, redis/test/test-certs.ts):
+ * - with `ca_certs`, an App on amqps:// runs a task end to end through a worker;
+ * - without the CA (certificates required), connecting fails at once with an error that names the
+ *   certificate problem, not after the connection timeout;
+ * - a wrong password fails at once with RabbitMQ's ACCESS_REFUSED in the message.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { App, silentLogger, Worker } from '@celeriac/core';
+import { AmqpBroker } from '@celeriac/amqp';
+import { makeTestCertificates } from '../../redis/test/test-certs.js';
+import { ScratchRabbit } from './scratch-rabbit.js';
+
+const noOpenssl = spawnSync('openssl', ['version']).status === 0 ? false : 'openssl is not installed (to make a throwaway CA)';
+const dir = mkdtempSync(join(tmpdir(), 'celeriac-amqps-'));
+const certs = noOpenssl ? null : makeTestCertificates(dir);
+const rabbit = certs ? await ScratchRabbit.start({ tls: certs }).catch((err: Error) => `the TLS RabbitMQ node did not start: ${err.message}`) : noOpenssl;
+const skip = typeof rabbit === 'string' ? rabbit : false;
+if (skip && process.env['CI']) throw new Error(`${skip}; CI is set, so this is a failure, not a skip`);
+
+describe('amqps:// and credentials', { skip, timeout: 120_000 }, () => {
+  const node = rabbit instanceof ScratchRabbit ? rabbit : null;
+  after(async () => {
+    await node?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('with ca_certs, a task runs end to end over TLS', async () => {
+    const url = `${node!.url}?ca_certs=${encodeURIComponent(certs!.caFile)}`;
+    assert.match(url, /^amqps:\/\//);
+    const app = new App({ broker: url, backend: 'memory://', logger: silentLogger });
+    const add = app.task('tls.add', (_ctx, a: number, b: number) => a + b);
+    await app.connect();
+    const worker = Worker.create(app, { concurrency: 1 });
+    const running = worker.run();
+    try {
+      assert.equal(await (await add.delay(20, 22)).get({ timeout: 20_000 }), 42);
+    } finally {
+      await worker.shutdown();
+      await running;
+      await app.close();
+    }
+  });
+
+  it('without the CA, connecting fails at once, naming the certificate', async () => {
+    const broker = new AmqpBroker({ url: `${node!.url}?connection_timeout=60000`, logger: silentLogger });
+    const started = Date.now();
+    try {
+      await assert.rejects(broker.connect(), (err: Error) => /certificate/i.test(err.message) && err.message.includes('cannot connect'));
+      assert.ok(Date.now() - started < 30_000, 'did not wait for the connection timeout');
+    } finally {
+      await broker.close();
+    }
+  });
+
+  it('a wrong password fails at once with ACCESS_REFUSED', async () => {
+    const url = node!.url.replace('guest:guest@', 'guest:wrong@');
+    const broker = new AmqpBroker({ url: `${url}?connection_timeout=60000&ca_certs=${encodeURIComponent(certs!.caFile)}`, logger: silentLogger });
+    try {
+      await assert.rejects(broker.connect(), /ACCESS[-_]REFUSED/);
+    } finally {
+      await broker.close();
+    }
+  });
+});
