@@ -1,16 +1,20 @@
 /**
  * `celeriac dead-letters list | replay | delete` end to end, with a real worker: on the embedded
- * SQLite default, and on RabbitMQ (a vhost of the test's own; results in the SQLite file), where
- * the dead letters are messages in `celeriac.dead-letters` carrying their reason in headers.
+ * SQLite default, on Redis (a key prefix of the test's own) and on RabbitMQ (a vhost of the test's
+ * own), results in the SQLite file. The dead letters are the broker's own: rows in SQLite,
+ * celeriac's keys on Redis, messages in `celeriac.dead-letters` carrying their reason on RabbitMQ.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { amqpSkipReason, VhostScope } from '../../amqp/test/amqp-fixture.js';
+import { deletePrefixed, rawClient, REDIS_URL, redisSkipReason, uniquePrefix, withPrefix } from '../../redis/test/backend-fixture.js';
 import { eventually, killStarted, runCli, sandbox, startWorker } from './cli-harness.js';
 
 const box = sandbox();
 const amqpSkip = await amqpSkipReason();
 const vhost = new VhostScope();
+const redisSkip = await redisSkipReason();
+const redisPrefix = uniquePrefix('cli-dead-letters');
 after(() => {
   killStarted();
   box.remove();
@@ -84,4 +88,14 @@ describe('amqp', { skip: amqpSkip }, () => {
   after(() => vhost.cleanup());
   it('amqp: an unknown task is dead-lettered, listed, replayable and deletable', () =>
     unknownTaskFlow({ ...box.env, CELERIAC_BROKER_URL: vhost.url() }));
+});
+
+describe('redis', { skip: redisSkip }, () => {
+  after(async () => {
+    const raw = rawClient();
+    await deletePrefixed(raw, redisPrefix);
+    raw.disconnect();
+  });
+  it('redis: an unknown task is dead-lettered, listed, replayable and deletable', () =>
+    unknownTaskFlow({ ...box.env, CELERIAC_BROKER_URL: withPrefix(REDIS_URL, redisPrefix) }));
 });
