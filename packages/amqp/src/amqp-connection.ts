@@ -15,14 +15,13 @@ const MAX_BACKOFF_MS = 5000;
 
 export class AmqpConnection {
   private model: ChannelModel | null = null;
-  /** Why the last attempt to connect gave up without retrying (see isFatal). */
-  private fatal: Error | null = null;
   /** Aborted by close(): ends a reconnect pause at once. */
   private readonly stop = new AbortController();
   private opening: Promise<void> | null = null;
   private closed = false;
   private generationNo = 0;
-  private readonly waiters = new Set<() => void>();
+  /** Callers of ready(), woken when a connection is there, or with the reason it will not come. */
+  private readonly waiters = new Set<(fatal?: Error) => void>();
   private readonly openListeners = new Set<(model: ChannelModel, generation: number) => void>();
   private outageReported = false;
 
@@ -52,22 +51,20 @@ export class AmqpConnection {
   async ready(what: string, timeoutMs = this.url.connectionTimeoutMs): Promise<ChannelModel> {
     if (this.closed) throw new AmqpUnavailableError(what, this.url.shown, 'the broker is closed');
     if (this.model) return this.model;
-    this.fatal = null;
     this.start();
     let timer: NodeJS.Timeout | undefined = undefined;
-    let wake!: () => void;
-    const arrived = new Promise<void>((resolve) => (wake = resolve));
+    let wake!: (fatal?: Error) => void;
+    const arrived = new Promise<Error | undefined>((resolve) => (wake = resolve));
     this.waiters.add(wake);
-    timer = setTimeout(wake, Math.max(0, timeoutMs));
+    timer = setTimeout(() => wake(), Math.max(0, timeoutMs));
+    let fatal: Error | undefined;
     try {
-      await arrived;
+      fatal = await arrived;
     } finally {
       clearTimeout(timer);
       this.waiters.delete(wake);
     }
     if (this.model) return this.model;
-    // Set while this call waited (the narrowing above does not know that).
-    const fatal = this.fatal as Error | null;
     if (fatal) throw new AmqpUnavailableError(what, this.url.shown, `cannot connect: ${fatal.message}`, { cause: fatal });
     throw new AmqpUnavailableError(what, this.url.shown, this.closed ? 'the broker is closed' : `no connection within ${Math.max(0, Math.round(timeoutMs))} ms`);
   }
@@ -99,12 +96,15 @@ export class AmqpConnection {
         return;
       } catch (err) {
         if (isFatal(err)) {
-          // Trying again will not help (a refused login, a certificate that does not verify):
-          // every waiting caller gets the reason now; a later call tries again.
-          this.fatal = err as Error;
+          // Trying again at once will not help (a refused login, a certificate that does not
+          // verify): every waiting caller gets the reason now. Before the first connection, that
+          // is the end (a later call tries again); once connected, consumers depend on this loop
+          // alone, so it goes on trying, slowly, until someone fixes the cause.
+          for (const wake of [...this.waiters]) wake(err as Error);
           this.logger.error(`amqp: cannot connect to ${this.url.shown}: ${(err as Error).message}`);
-          for (const wake of [...this.waiters]) wake();
-          return;
+          if (this.generationNo === 0) return;
+          await sleep(MAX_BACKOFF_MS, this.stop.signal);
+          continue;
         }
         const level = this.outageReported ? 'debug' : 'warn';
         this.outageReported = true;

@@ -14,13 +14,18 @@
 
 /**
  * A header value with explicit AMQP types for amqplib's encoder, where its own choice would be
- * misread: integers that fit 8 or 16 bits (amqplib would write `b`/`s`) become `int32`. Other
- * numbers are left to amqplib, which writes what py-amqp reads right (`I` for the rest of 32-bit
- * integers, `l` beyond, `d` for non-integers). Values that need no change are returned as they
+ * misread: integers that fit 8 or 16 bits (amqplib would write `b`/`s`) become `int32`, integers
+ * beyond 32 bits `int64` (amqplib would write those from 2^51 on as doubles). The rest is left to
+ * amqplib, which writes what py-amqp reads right (`I` for 32-bit integers, `d` for non-integers). Values that need no change are returned as they
  * are (no copy): this runs for every header of every message sent.
  */
 export function typedField(value: unknown): unknown {
-  if (typeof value === 'number') return Number.isInteger(value) && value >= -0x8000 && value < 0x8000 ? { '!': 'int32', value } : value;
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value)) return value;
+    if (value >= -0x8000 && value < 0x8000) return { '!': 'int32', value };
+    // amqplib writes an integer from 2^51 on as a double: beyond 32 bits, say int64.
+    return value >= -0x80000000 && value <= 0x7fffffff ? value : { '!': 'int64', value };
+  }
   if (typeof value === 'bigint') return { '!': 'int64', value: Number(value) };
   if (value === undefined) return null;
   if (value === null || typeof value !== 'object' || Buffer.isBuffer(value)) return value;

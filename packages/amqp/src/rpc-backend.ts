@@ -154,7 +154,14 @@ export class RpcBackend implements ResultBackend {
         const batch = this.outgoing;
         this.outgoing = [];
         const what = batch.length === 1 ? `send the result of ${String(message.options.correlationId)} to ${message.routingKey}` : `send ${batch.length} results`;
-        this.broker.transport().publisher.publish(batch.map((b) => b.message), what).then(
+        let publishing: Promise<void>;
+        try {
+          publishing = this.broker.transport().publisher.publish(batch.map((b) => b.message), what);
+        } catch (err) {
+          // The broker closed meanwhile.
+          publishing = Promise.reject(err);
+        }
+        publishing.then(
           () => batch.forEach((b) => b.resolve()),
           (err: unknown) => batch.forEach((b) => b.reject(err)),
         );
@@ -194,12 +201,44 @@ export class RpcBackend implements ResultBackend {
   }
 
   private async consume(given?: ChannelModel): Promise<void> {
-    const model = given ?? (await this.broker.transport().connection.ready(`consume the reply queue ${this.replyTo}`));
+    const { connection } = this.broker.transport();
+    const model = given ?? (await connection.ready(`consume the reply queue ${this.replyTo}`));
+    const generation = connection.generation;
     const channel = await model.createChannel();
     channel.on('error', (err: Error) => this.logger.warn('rpc backend: reply channel error', { error: err.message }));
-    this.channel = channel;
+    channel.on('close', () => this.onChannelClosed(channel, generation));
     await channel.assertQueue(this.replyTo, { durable: false, exclusive: false, autoDelete: true, arguments: { 'x-expires': { '!': 'int32', value: DAY_MS } } });
-    await channel.consume(this.replyTo, (msg) => msg && this.receive(msg), { noAck: true });
+    await channel.consume(
+      this.replyTo,
+      (msg) => {
+        if (msg) return this.receive(msg);
+        // The server cancelled the consumer (the queue was deleted): a new channel declares it again.
+        this.logger.warn(`rpc backend: the server cancelled consuming the reply queue ${this.replyTo}; consuming again`);
+        channel.close().catch(() => undefined);
+      },
+      { noAck: true },
+    );
+    this.channel = channel;
+  }
+
+  /**
+   * The reply channel closed: with its connection (the next connection consumes again), or alone
+   * (a channel error, the queue deleted): then again on this connection, after a pause.
+   */
+  private onChannelClosed(channel: Channel, generation: number): void {
+    if (this.channel === channel) this.channel = null;
+    if (this.closed) return;
+    setTimeout(() => {
+      if (this.closed || this.channel) return;
+      try {
+        const { connection } = this.broker.transport();
+        if (!connection.isOpen || connection.generation !== generation) return;
+        this.consuming = null;
+        this.consumeOn(generation).catch((err: unknown) => this.logger.warn('rpc backend: consuming the reply queue again failed', { error: err }));
+      } catch {
+        // The broker closed meanwhile: nothing to consume for.
+      }
+    }, 1000).unref();
   }
 
   private receive(msg: ConsumeMessage): void {

@@ -1,30 +1,28 @@
 /**
  * The acks and rejects of one consumer channel, sent at the end of each event-loop turn, with
- * consecutive acks folded into one `basic.ack(multiple)`: a worker acknowledging early acks every
- * message in delivery order, so a turn's hundred acks become one frame (less work for RabbitMQ and
- * for this process) instead of one each.
+ * acks folded into one `basic.ack(multiple)` where they may be: a worker acknowledging early acks
+ * every message in delivery order, so a turn's hundred acks become one frame (less work for
+ * RabbitMQ and for this process) instead of one each.
  *
- * Delivery tags grow by one per delivery on a channel. `outstanding` holds the delivered tags not
- * settled yet, oldest first; at a flush, the settled ones at its front form the prefix one
- * multiple-ack may cover: it is sent for the newest tag of the prefix acknowledged in this flush,
- * after the rejects and the acks outside the prefix (sent one by one), so by then every earlier
- * tag in the prefix is settled and the multiple-ack covers exactly the acks of the prefix.
+ * `unsettled` holds the tags handed over and not settled yet, in delivery order (tags grow by one
+ * per delivery on a channel), so its first entry is the oldest unsettled delivery. A multiple-ack
+ * for tag T settles every outstanding delivery up to T: it is sent for the newest tag acked in this
+ * flush that is older than every delivery still unsettled; the other acks of the flush go one by
+ * one, after the rejects. Memory is bounded by what is unsettled (prefetch plus held messages).
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
 
 export class SettleBatch {
-  private readonly outstanding: number[] = [];
-  private head = 0;
-  private readonly settled = new Set<number>();
+  private readonly unsettled = new Set<number>();
   private acks: ConsumeMessage[] = [];
   private rejects: { msg: ConsumeMessage; requeue: boolean }[] = [];
   private scheduled = false;
 
   constructor(private readonly channel: Channel) {}
 
-  /** A delivery arrived on the channel (in tag order). */
+  /** A delivery is handed over (in tag order). */
   delivered(msg: ConsumeMessage): void {
-    this.outstanding.push(msg.fields.deliveryTag);
+    this.unsettled.add(msg.fields.deliveryTag);
   }
 
   ack(msg: ConsumeMessage): void {
@@ -45,30 +43,24 @@ export class SettleBatch {
     this.acks = [];
     this.rejects = [];
     if (acks.length === 0 && rejects.length === 0) return;
-    for (const { msg } of rejects) this.settled.add(msg.fields.deliveryTag);
-    const acked = new Set<number>();
-    for (const msg of acks) {
-      this.settled.add(msg.fields.deliveryTag);
-      acked.add(msg.fields.deliveryTag);
-    }
-    // The settled prefix of the outstanding tags, and the newest tag acked in it now.
+    for (const { msg } of rejects) this.unsettled.delete(msg.fields.deliveryTag);
+    for (const msg of acks) this.unsettled.delete(msg.fields.deliveryTag);
+    // The oldest delivery still unsettled bounds what one multiple-ack may cover.
+    const oldest = this.unsettled.values().next();
+    const bound = oldest.done ? Infinity : oldest.value;
     let cover: ConsumeMessage | null = null;
-    const byTag = new Map(acks.map((m) => [m.fields.deliveryTag, m]));
-    while (this.head < this.outstanding.length && this.settled.has(this.outstanding[this.head]!)) {
-      const tag = this.outstanding[this.head++]!;
-      this.settled.delete(tag);
-      if (acked.has(tag)) {
-        cover = byTag.get(tag)!;
-        acked.delete(tag);
-      }
-    }
-    if (this.head > 1024 && this.head * 2 > this.outstanding.length) {
-      this.outstanding.splice(0, this.head);
-      this.head = 0;
+    const single: ConsumeMessage[] = [];
+    for (const msg of acks) {
+      if (msg.fields.deliveryTag > bound) single.push(msg);
+      else if (!cover || msg.fields.deliveryTag > cover.fields.deliveryTag) {
+        if (cover) single.push(cover);
+        cover = msg;
+      } else single.push(msg);
     }
     for (const { msg, requeue } of rejects) this.channel.reject(msg, requeue);
-    // Acks beyond the prefix (an older delivery is still unsettled) go one by one.
-    for (const tag of acked) this.channel.ack(byTag.get(tag)!);
+    // Below the bound everything else was settled before (or is acked by the multiple-ack itself),
+    // so the older acks of this flush need no frame of their own.
+    for (const msg of single) if (msg.fields.deliveryTag > bound) this.channel.ack(msg);
     if (cover) this.channel.ack(cover, true);
   }
 

@@ -53,7 +53,7 @@ describe('amqp header values', () => {
       retries: { '!': 'int32', value: 0 },
       timelimit: [{ '!': 'int32', value: 300 }, 240.5],
       wide: 70_000,
-      big: 2 ** 40,
+      big: { '!': 'int64', value: 2 ** 40 },
       nested: { n: { '!': 'int32', value: -3 }, s: 'x', none: null, yes: true },
       same: ['a', null],
     });

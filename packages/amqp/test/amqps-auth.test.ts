@@ -4,7 +4,9 @@
  * - with `ca_certs`, an App on amqps:// runs a task end to end through a worker;
  * - without the CA (certificates required), connecting fails at once with an error that names the
  *   certificate problem, not after the connection timeout;
- * - a wrong password fails at once with RabbitMQ's ACCESS_REFUSED in the message.
+ * - a wrong password fails at once with RabbitMQ's ACCESS_REFUSED in the message;
+ * - review: a consumer whose connection is closed while its password is wrong (changed on the
+ *   server) keeps trying, and consumes again once the password is right again.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -12,7 +14,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { App, silentLogger, Worker } from '@celeriac/core';
+import { App, silentLogger, Worker, type Delivery } from '@celeriac/core';
+import { eventually, sampleMessage } from '@celeriac/testing';
 import { AmqpBroker } from '@celeriac/amqp';
 import { makeTestCertificates } from '../../redis/test/test-certs.js';
 import { ScratchRabbit } from './scratch-rabbit.js';
@@ -65,6 +68,32 @@ describe('amqps:// and credentials', { skip, timeout: 120_000 }, () => {
     try {
       await assert.rejects(broker.connect(), /ACCESS[-_]REFUSED/);
     } finally {
+      await broker.close();
+    }
+  });
+
+  it('a consumer keeps trying through refused logins after it was connected', async () => {
+    const url = `${node!.url}?ca_certs=${encodeURIComponent(certs!.caFile)}`;
+    const broker = new AmqpBroker({ url, logger: silentLogger });
+    const got: Delivery[] = [];
+    try {
+      await broker.consume(['refused'], (d) => got.push(d), { prefetch: 1 });
+      await node!.ctl('change_password', 'guest', 'not-guest');
+      const connections = (await node!.ctl('list_connections', 'pid', '-q', '--no-table-headers')).split('\n').map((l) => l.trim()).filter(Boolean);
+      for (const pid of connections) await node!.ctl('close_connection', pid, 'test: refused logins');
+      // Let at least one reconnect be refused.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await node!.ctl('change_password', 'guest', 'guest');
+      const sender = new AmqpBroker({ url, logger: silentLogger });
+      try {
+        await sender.publish(sampleMessage('after'), { queue: 'refused' });
+      } finally {
+        await sender.close();
+      }
+      await eventually(() => got.length === 1, 30_000, 'the consumer to consume again');
+      await got[0]!.ack();
+    } finally {
+      await node!.ctl('change_password', 'guest', 'guest').catch(() => '');
       await broker.close();
     }
   });

@@ -8,7 +8,8 @@
  * - what it refuses, with a clear error: chords (Celery's own text), an rpc backend without an
  *   amqp broker, an rpc URL with more than `rpc://`;
  * - review: connect() before the broker's connection is up consumes the reply queue once (one
- *   consumer), and a connect() that failed (no such vhost yet) succeeds once it can.
+ *   consumer), and a connect() that failed (no such vhost yet) succeeds once it can; a reply queue
+ *   deleted under a running client is declared and consumed again, and results flow again.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -18,6 +19,7 @@ import { after, before, describe, it, test } from 'node:test';
 import { App, ConfigError, silentLogger, Worker } from '@celeriac/core';
 import { backendConformance, eventually } from '@celeriac/testing';
 import { AmqpBroker, createBackend, RPC_NO_CHORDS, RpcBackend } from '@celeriac/amqp';
+import { connect } from 'amqplib';
 import { amqpSkipReason, VhostScope } from './amqp-fixture.js';
 
 const run = promisify(execFile);
@@ -103,6 +105,32 @@ if (skip) {
         await backend.close();
         await fresh.close();
         await later.cleanup();
+      }
+    });
+  });
+
+  describe('review: the reply queue deleted under a running client', { timeout: 60_000 }, () => {
+    it('is declared and consumed again; results arrive again', async () => {
+      const app = new App({ broker: scope.url(), backend: 'rpc://', logger: silentLogger });
+      const add = app.task('rpc.add2', (_ctx, a: number, b: number) => a + b);
+      await app.connect();
+      const worker = Worker.create(app, { concurrency: 1 });
+      const running = worker.run();
+      const consumers = async () => {
+        const { stdout } = await run('rabbitmqctl', ['list_queues', '-p', scope.vhost, 'name', 'consumers', '-q', '--no-table-headers']);
+        return stdout.split('\n').map((l) => l.trim().split(/\s+/)).find(([name]) => name === app.oid)?.[1];
+      };
+      try {
+        assert.equal(await (await add.delay(1, 1)).get({ timeout: 20_000 }), 2);
+        const admin = await connect(scope.url());
+        await (await admin.createChannel()).deleteQueue(app.oid);
+        await admin.close();
+        await eventually(async () => (await consumers()) === '1', 30_000, 'the reply queue declared and consumed again');
+        assert.equal(await (await add.delay(2, 2)).get({ timeout: 20_000 }), 4);
+      } finally {
+        await worker.shutdown();
+        await running;
+        await app.close();
       }
     });
   });

@@ -78,6 +78,11 @@ export class ScratchRabbit {
     return `${this.tls ? 'amqps' : 'amqp'}://guest:guest@localhost:${this.port}/`;
   }
 
+  /** Runs `rabbitmqctl <args>` against this node; its output. */
+  async ctl(...args: string[]): Promise<string> {
+    return (await run('rabbitmqctl', ['-n', this.node, ...args], { env: this.env, timeout: 60_000 })).stdout;
+  }
+
   /** Starts the node (again) and waits until it takes connections. */
   async boot(): Promise<void> {
     await run('rabbitmq-server', ['-detached'], { env: this.env });
