@@ -23,7 +23,7 @@ export function celeryAmqpRow(server: AmqpServer, python: string, version: strin
     traits: {
       store: `RabbitMQ ${server.version} (Celery ${version}, py-amqp), results rpc://`,
       resultsStored: 'yes: rpc result message to the producer\'s reply queue',
-      durability: `${AMQP_DURABILITY} (confirm_publish on)`,
+      durability: `${AMQP_DURABILITY} (confirm_publish on; Celery has no bulk send: one apply_async per task, each waiting for its confirm)`,
       acks: 'early (Celery default)',
       worker: `separate process, -P prefork -c ${cpus().length}, prefetch multiplier 4`,
     },

@@ -24,7 +24,7 @@ export function rawAmqpRow(server: AmqpServer): AmqpRow {
     name: 'raw-amqplib',
     traits: {
       store: `RabbitMQ ${server.version} (amqplib, no task protocol)`,
-      resultsStored: 'a reply message per task to the producer\'s queue (as rpc://)',
+      resultsStored: 'a reply message per task to the producer\'s queue (as rpc://), confirmed only at the end',
       durability: AMQP_DURABILITY,
       acks: 'early',
       worker: 'separate process, basic.qos 4 × concurrency',
