@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { App, type Logger } from '@celeriac/core';
-import { killStartedWorkers, stopWorker, waitAllSucceeded, WorkerProcess } from '../../redis/test/chaos-fixture.js';
+import { killStartedWorkers, PacedProducer, stopWorker, waitAllSucceeded, WorkerProcess } from '../../redis/test/chaos-fixture.js';
 import { ScratchRabbit } from './scratch-rabbit.js';
 
 const TOTAL = 10_000;
@@ -27,7 +27,6 @@ const BATCH = 500;
 const RESTART_AFTER = 3_000;
 const AHEAD = 2_000;
 const QUEUE = 'chaos-restart';
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const rabbit = await ScratchRabbit.start().catch((err: Error) => `the scratch RabbitMQ node did not start: ${err.message}`);
 const skip = typeof rabbit === 'string' ? rabbit : false;
@@ -60,40 +59,16 @@ describe('chaos: RabbitMQ restarts in the middle of 10,000 tasks', { skip, timeo
     await worker.waitForLine(/worker amqp-chaos@\S+ ready/, 60_000);
 
     const ids = Array.from({ length: TOTAL }, () => randomUUID());
-    let sent = 0;
-    let publishRetries = 0;
     let down = false;
-    let publishing = false;
-    const producing = (async () => {
-      for (let i = 0; i < TOTAL; i += BATCH) {
-        while (!down && sent - worker.processed > AHEAD) {
-          assert.ok(worker.alive, `the worker exited while the producer waited; last lines:\n${worker.tail()}`);
-          await sleep(20);
-        }
-        const batch = ids.slice(i, i + BATCH).map((taskId, j) => ({ name: 'chaos.noop', options: { args: [i + j], taskId, queue: QUEUE } }));
-        publishing = true;
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await app.sendTasks(batch);
-            break;
-          } catch (err) {
-            if ((err as { code?: string }).code !== 'CELERIAC_E_UNAVAILABLE' || attempt >= 30) throw err;
-            publishRetries++;
-            t.diagnostic(`batch ${i / BATCH} attempt ${attempt} failed, sending it again: ${(err as Error).message}`);
-            await sleep(250);
-          }
-        }
-        publishing = false;
-        sent = i + batch.length;
-      }
-    })();
+    const sender = new PacedProducer(app, worker, ids, { queue: QUEUE, batch: BATCH, ahead: AHEAD, paused: () => down, diagnostic: (line) => t.diagnostic(line) });
+    const producing = sender.done;
 
     await Promise.race([worker.waitProcessed(RESTART_AFTER, 120_000), producing.then(() => worker.waitProcessed(RESTART_AFTER, 120_000))]);
     const processedAtRestart = worker.processed;
-    const sentAtRestart = sent;
+    const sentAtRestart = sender.sent;
     down = true;
     await server.stop();
-    const publishingWhileDown = publishing;
+    const publishingWhileDown = sender.publishing;
     await server.boot();
     down = false;
     await producing;
@@ -111,7 +86,7 @@ describe('chaos: RabbitMQ restarts in the middle of 10,000 tasks', { skip, timeo
     assert.deepEqual(await app.broker.listDeadLetters(), [], 'nothing dead-lettered');
     const ran = worker.totals?.succeeded ?? NaN;
     assert.ok(ran >= TOTAL, `the worker ran at least ${TOTAL} tasks (it reports ${ran})`);
-    t.diagnostic(`restart after ${processedAtRestart} processed and ${sentAtRestart} sent; a batch in flight at the stop: ${publishingWhileDown}; publish retries: ${publishRetries}; task runs: ${ran} (${ran - TOTAL} more than once)`);
+    t.diagnostic(`restart after ${processedAtRestart} processed and ${sentAtRestart} sent; a batch in flight at the stop: ${publishingWhileDown}; publish retries: ${sender.publishRetries}; task runs: ${ran} (${ran - TOTAL} more than once)`);
     t.diagnostic(`producer warnings: ${warnings.length ? warnings.join(' | ') : 'none'}`);
   });
 });

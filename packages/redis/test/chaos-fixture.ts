@@ -173,3 +173,51 @@ export function countBy<T>(items: Iterable<T>): Map<T, number> {
   for (const item of items) counts.set(item, (counts.get(item) ?? 0) + 1);
   return counts;
 }
+
+/**
+ * The producer of the restart tests: sends one `chaos.noop` per id to `queue`, `batch` per
+ * `sendTasks`, at most `ahead` sent-but-unprocessed ones ahead of the worker (so that sending spans
+ * the restart) unless `paused()` says the broker is down (then it sends at once, to be caught by
+ * the outage). A batch that fails with CELERIAC_E_UNAVAILABLE is sent again with the same ids
+ * (at-least-once); any other error, or 30 failures of one batch, ends it with that error.
+ */
+export class PacedProducer {
+  /** Tasks whose sendTasks() resolved. */
+  sent = 0;
+  /** A sendTasks() is under way (or waiting before a retry). */
+  publishing = false;
+  publishRetries = 0;
+  readonly done: Promise<void>;
+
+  constructor(
+    app: { sendTasks(calls: { name: string; options: { args: unknown[]; taskId: string; queue: string } }[]): Promise<unknown> },
+    worker: WorkerProcess,
+    ids: readonly string[],
+    options: { queue: string; batch: number; ahead: number; paused: () => boolean; diagnostic: (line: string) => void },
+  ) {
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    this.done = (async () => {
+      for (let i = 0; i < ids.length; i += options.batch) {
+        while (!options.paused() && this.sent - worker.processed > options.ahead) {
+          if (!worker.alive) throw new Error(`the worker exited while the producer waited; last lines:\n${worker.tail()}`);
+          await sleep(20);
+        }
+        const batch = ids.slice(i, i + options.batch).map((taskId, j) => ({ name: 'chaos.noop', options: { args: [i + j], taskId, queue: options.queue } }));
+        this.publishing = true;
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await app.sendTasks(batch);
+            break;
+          } catch (err) {
+            if ((err as { code?: string }).code !== 'CELERIAC_E_UNAVAILABLE' || attempt >= 30) throw err;
+            this.publishRetries++;
+            options.diagnostic(`batch ${i / options.batch} attempt ${attempt} failed, sending it again: ${(err as Error).message}`);
+            await sleep(250);
+          }
+        }
+        this.publishing = false;
+        this.sent = i + batch.length;
+      }
+    })();
+  }
+}

@@ -23,7 +23,7 @@ import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { App, type Logger } from '@celeriac/core';
 import { persistentRedis, rawClient, type PersistentRedis } from './broker-fixture.js';
-import { killStartedWorkers, stopWorker, waitAllSucceeded, WorkerProcess } from './chaos-fixture.js';
+import { killStartedWorkers, PacedProducer, stopWorker, waitAllSucceeded, WorkerProcess } from './chaos-fixture.js';
 
 const started = await persistentRedis();
 const skip = typeof started === 'string' ? started : false;
@@ -63,44 +63,19 @@ describe('chaos: Redis restarts in the middle of 10,000 tasks', { skip }, () => 
     await worker.waitForLine(/worker chaos-restart@\S+ ready/, 30_000);
 
     const ids = Array.from({ length: TOTAL }, () => randomUUID());
-    let sent = 0;
-    let publishRetries = 0;
     let redisDown = false;
-    /** A sendTasks() call is under way (or waiting before a retry). */
-    let publishing = false;
-    const producing = (async () => {
-      for (let i = 0; i < TOTAL; i += BATCH) {
-        while (!redisDown && sent - worker.processed > AHEAD) {
-          assert.ok(worker.alive, `the worker exited while the producer waited; last lines:\n${worker.tail()}`);
-          await sleep(20);
-        }
-        const batch = ids.slice(i, i + BATCH).map((taskId, j) => ({ name: 'chaos.noop', options: { args: [i + j], taskId, queue: QUEUE } }));
-        publishing = true;
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await app.sendTasks(batch);
-            break;
-          } catch (err) {
-            if ((err as { code?: string }).code !== 'CELERIAC_E_UNAVAILABLE' || attempt >= 20) throw err;
-            publishRetries++;
-            t.diagnostic(`batch ${i / BATCH} attempt ${attempt} failed, sending it again: ${(err as Error).message}`);
-            await sleep(250);
-          }
-        }
-        publishing = false;
-        sent = i + batch.length;
-      }
-    })();
+    const sender = new PacedProducer(app, worker, ids, { queue: QUEUE, batch: BATCH, ahead: AHEAD, paused: () => redisDown, diagnostic: (line) => t.diagnostic(line) });
+    const producing = sender.done;
 
     await Promise.race([worker.waitProcessed(RESTART_AFTER, 60_000), producing.then(() => worker.waitProcessed(RESTART_AFTER, 60_000))]);
     const processedAtRestart = worker.processed;
-    const sentAtRestart = sent;
+    const sentAtRestart = sender.sent;
     await redisServer.shutdown();
     redisDown = true;
     await sleep(OUTAGE_MS);
     // Either the batch in flight when Redis stopped or the next one (sent while it is down) waits.
-    const publishingWhileDown = publishing;
-    const sentBeforeStart = sent;
+    const publishingWhileDown = sender.publishing;
+    const sentBeforeStart = sender.sent;
     await redisServer.start();
     redisDown = false;
     await producing;
@@ -126,7 +101,7 @@ describe('chaos: Redis restarts in the middle of 10,000 tasks', { skip }, () => 
     assert.deepEqual(await app.broker.listDeadLetters(), [], 'nothing dead-lettered');
     const ran = worker.totals?.succeeded ?? NaN;
     assert.ok(ran >= TOTAL, `the worker ran at least ${TOTAL} tasks (it reports ${ran})`);
-    t.diagnostic(`restart after ${processedAtRestart} processed and ${sentAtRestart} sent; sent when it came back: ${sentBeforeStart}; publish retries: ${publishRetries}; task runs: ${ran} (${ran - TOTAL} more than once)`);
+    t.diagnostic(`restart after ${processedAtRestart} processed and ${sentAtRestart} sent; sent when it came back: ${sentBeforeStart}; publish retries: ${sender.publishRetries}; task runs: ${ran} (${ran - TOTAL} more than once)`);
     t.diagnostic(`producer warnings: ${warnings.length ? warnings.join(' | ') : 'none'}`);
   });
 });
