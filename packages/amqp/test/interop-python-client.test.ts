@@ -21,6 +21,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { parseIso } from '@celeriac/core';
 import { AmqpInteropScope, interopSkipReason, type PyOutcome, type Started } from './interop-fixture.js';
+import { argumentAndFailureCalls, checkArgumentsAndFailures } from '../../redis/test/interop-checks.js';
 
 const skip = await interopSkipReason();
 const RPC = 'rpc://';
@@ -52,42 +53,16 @@ describe('interop over AMQP: a Python Celery 5.2 client calls celeriac tasks, re
   }
 
   it('arguments, keyword arguments and failures come back to Python', async () => {
-    const [add, mixed, kwOnly, range, custom, badKw] = Array.from({ length: 6 }, () => scope.taskId());
-    const out = await callFromPython([
-      { id: add!, name: 'interop.add', args: [2, 3] },
-      { id: mixed!, name: 'interop.describe', args: ['x'], kwargs: { c: [1, { deep: true }, 'naïve ✓'] } },
-      { id: kwOnly!, name: 'interop.describe', kwargs: { b: 2, a: 'only-kw' } },
-      { id: range!, name: 'interop.fail', args: ['range', 'bad input 7'] },
-      { id: custom!, name: 'interop.fail', args: ['custom', 'quota of 3 exceeded'] },
-      { id: badKw!, name: 'interop.describe', kwargs: { a: 1, nope: 2 } },
-    ]);
+    const { ids, calls } = argumentAndFailureCalls(() => scope.taskId());
+    const out = await callFromPython(calls);
 
-    const sum = out.get(add!)!;
+    const sum = out.get(ids.add)!;
     assert.equal(sum.state, 'SUCCESS');
     assert.equal(sum.value, 5);
     assert.equal(sum.raised, undefined);
     assert.deepEqual(sum.states, ['SUCCESS'], 'one result message, on the Python client\'s reply queue');
 
-    assert.deepEqual(out.get(mixed!)!.value, { a: 'x', b: null, c: [1, { deep: true }, 'naïve ✓'] });
-    assert.deepEqual(out.get(kwOnly!)!.value, { a: 'only-kw', b: 2, c: null });
-
-    // A JavaScript RangeError is a Python ValueError; get() raises it with the message.
-    const r = out.get(range!)!;
-    assert.equal(r.state, 'FAILURE');
-    assert.deepEqual(r.exception, { type: 'ValueError', module: 'builtins', args: ['bad input 7'], str: 'bad input 7' });
-    assert.deepEqual(r.raised, r.exception);
-
-    // An error class Python does not know: Celery synthesises one with the same name.
-    const c = out.get(custom!)!;
-    assert.equal(c.state, 'FAILURE');
-    assert.equal(c.raised?.type, 'QuotaExceeded');
-    assert.equal(c.raised?.str, 'quota of 3 exceeded');
-    assert.deepEqual(c.exception?.args, ['quota of 3 exceeded']);
-
-    const k = out.get(badKw!)!;
-    assert.equal(k.state, 'FAILURE');
-    assert.equal(k.raised?.type, 'TypeError');
-    assert.match(k.raised?.str ?? '', /unexpected keyword argument 'nope'/);
+    checkArgumentsAndFailures(out, ids);
   });
 
   it('a task that retries once then succeeds: Python receives RETRY, then SUCCESS from the second run', async () => {

@@ -18,8 +18,9 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { RemoteTaskError, type App } from '@celeriac/core';
+import type { App } from '@celeriac/core';
 import { AmqpInteropScope, interopSkipReason, WAIT_MS, type Started } from './interop-fixture.js';
+import { checkPythonFailures } from '../../redis/test/interop-checks.js';
 
 const skip = await interopSkipReason();
 const RPC = 'rpc://';
@@ -55,30 +56,7 @@ describe('interop over AMQP: a celeriac client calls Python Celery 5.2 tasks, re
   });
 
   it('a Python ValueError arrives as RemoteTaskError "ValueError" with its message and traceback', async () => {
-    const failing = await send('interop.py.fail', { args: ['the value 7 is not allowed'] });
-    const error = await failing.get({ timeout: WAIT_MS }).then(
-      () => assert.fail('the task should have failed'),
-      (err: unknown) => err,
-    );
-    assert.ok(error instanceof RemoteTaskError, `got ${String(error)}`);
-    assert.equal(error.name, 'ValueError');
-    assert.equal(error.excType, 'ValueError');
-    assert.equal(error.excModule, 'builtins');
-    assert.deepEqual(error.excArgs, ['the value 7 is not allowed']);
-    assert.equal(error.message, 'the value 7 is not allowed');
-    assert.equal(error.taskId, failing.id);
-    assert.match(error.remoteTraceback ?? '', /ValueError: the value 7 is not allowed/);
-    assert.equal(await failing.state(), 'FAILURE');
-
-    // A wrong call fails inside Python with its TypeError, not silently.
-    const wrong = await send('interop.py.add', { args: [1], kwargs: { z: 2 } });
-    const typeError = await wrong.get({ timeout: WAIT_MS }).then(
-      () => assert.fail('the call should have failed'),
-      (err: unknown) => err,
-    );
-    assert.ok(typeError instanceof RemoteTaskError);
-    assert.equal(typeError.name, 'TypeError');
-    assert.match(typeError.message, /unexpected keyword argument 'z'/);
+    await checkPythonFailures(send, WAIT_MS);
   });
 
   it('a Python task that retries once then succeeds: the second run\'s value comes back', async () => {

@@ -10,8 +10,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { RemoteTaskError, type App } from '@celeriac/core';
+import type { App } from '@celeriac/core';
 import { InteropScope, interopSkipReason, WAIT_MS, type Started } from './interop-fixture.js';
+import { checkPythonFailures } from './interop-checks.js';
 
 const skip = await interopSkipReason();
 
@@ -53,29 +54,6 @@ describe('interop: a celeriac client calls Python Celery 5.2 tasks', { skip }, (
   });
 
   it('a Python ValueError arrives as RemoteTaskError "ValueError" with its message', async () => {
-    const failing = await send('interop.py.fail', { args: ['the value 7 is not allowed'] });
-    const error = await failing.get({ timeout: WAIT_MS }).then(
-      () => assert.fail('the task should have failed'),
-      (err: unknown) => err,
-    );
-    assert.ok(error instanceof RemoteTaskError, `got ${String(error)}`);
-    assert.equal(error.name, 'ValueError');
-    assert.equal(error.excType, 'ValueError');
-    assert.equal(error.excModule, 'builtins');
-    assert.deepEqual(error.excArgs, ['the value 7 is not allowed']);
-    assert.equal(error.message, 'the value 7 is not allowed');
-    assert.equal(error.taskId, failing.id);
-    assert.match(error.remoteTraceback ?? '', /ValueError: the value 7 is not allowed/);
-    assert.equal(await failing.state(), 'FAILURE');
-
-    // A wrong call fails inside Python with its TypeError, not silently.
-    const wrong = await send('interop.py.add', { args: [1], kwargs: { z: 2 } });
-    const typeError = await wrong.get({ timeout: WAIT_MS }).then(
-      () => assert.fail('the call should have failed'),
-      (err: unknown) => err,
-    );
-    assert.ok(typeError instanceof RemoteTaskError);
-    assert.equal(typeError.name, 'TypeError');
-    assert.match(typeError.message, /unexpected keyword argument 'z'/);
+    await checkPythonFailures(send, WAIT_MS);
   });
 });
