@@ -67,11 +67,8 @@ export async function interopSkipReason(options: { redis?: boolean } = {}): Prom
 }
 
 /** One execution of `interop.record`, as either worker writes it. */
-export interface Run {
-  id: string;
-  worker: 'python' | 'celeriac';
-  hostname: string;
-}
+import type { SharedRun as Run } from '../../redis/test/interop-checks.js';
+export type { Run };
 
 export class AmqpInteropScope {
   readonly vhost = new VhostScope();

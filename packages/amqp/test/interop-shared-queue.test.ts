@@ -20,6 +20,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { App } from '@celeriac/core';
 import { AmqpInteropScope, interopSkipReason, REDIS_URL, WAIT_MS, type Started } from './interop-fixture.js';
+import { checkEachRanOnce } from '../../redis/test/interop-checks.js';
 
 const run = promisify(execFile);
 const skip = await interopSkipReason({ redis: true });
@@ -66,25 +67,8 @@ describe('interop over AMQP: a Python worker and a celeriac worker share one que
 
     // Every run appended before its task returned, so by now every run is recorded.
     const runs = await scope.runs(recordKey);
-    const counts = new Map<string, number>();
-    for (const r of runs) counts.set(r.id, (counts.get(r.id) ?? 0) + 1);
-    const twice = [...counts].filter(([, n]) => n > 1);
-    assert.deepEqual(twice, [], 'no task ran more than once');
-    assert.deepEqual([...counts.keys()].sort(), [...all].sort(), 'every task ran, and only these');
-    assert.equal(runs.length, all.length);
-
-    const ranBy = new Map(runs.map((r) => [r.id, r]));
-    all.forEach((id, i) => assert.equal(values[i], ranBy.get(id)!.worker, `the result of ${id} names the worker that ran it`));
-    for (const id of all) assert.equal(await app.asyncResult(id).state(), 'SUCCESS');
-
-    const byWorker = { python: 0, celeriac: 0 };
-    for (const r of runs) byWorker[r.worker]++;
-    const hostnames = new Set(runs.map((r) => r.hostname));
-    t.diagnostic(`ran by python: ${byWorker.python}, by celeriac: ${byWorker.celeriac}; hostnames ${[...hostnames].join(', ')}`);
-    assert.ok(byWorker.python > 0, `the Python worker ran some (${JSON.stringify(byWorker)})`);
-    assert.ok(byWorker.celeriac > 0, `the celeriac worker ran some (${JSON.stringify(byWorker)})`);
-    assert.ok([...hostnames].some((h) => h.startsWith(`${workers.python.name}@`)));
-    assert.ok(hostnames.has(workers.celeriac.name));
+    const ran = await checkEachRanOnce(runs, all, values, async (id) => (await app.asyncResult(id).state()) as string, { python: workers.python.name, celeriac: workers.celeriac.name });
+    t.diagnostic(`ran by python: ${ran.python}, by celeriac: ${ran.celeriac}; hostnames ${ran.hostnames.join(', ')}`);
 
     // Nothing waits for a second delivery: every message was acknowledged (early acks on both sides).
     assert.equal(await app.broker.size(scope.queue), 0);

@@ -88,3 +88,42 @@ export async function checkPythonFailures(send: (name: string, options: { args?:
   assert.equal(typeError.name, 'TypeError');
   assert.match(typeError.message, /unexpected keyword argument 'z'/);
 }
+
+/** One task run recorded by a worker of the shared-queue tests. */
+export interface SharedRun {
+  readonly id: string;
+  readonly worker: 'python' | 'celeriac';
+  readonly hostname: string;
+}
+
+/**
+ * Every id of `all` ran exactly once, its result (`values`, in the order of `all`) names the
+ * worker that ran it and is SUCCESS, and both workers ran some. Returns the count per worker.
+ */
+export async function checkEachRanOnce(
+  runs: readonly SharedRun[],
+  all: readonly string[],
+  values: readonly unknown[],
+  state: (id: string) => Promise<string>,
+  workers: { readonly python: string; readonly celeriac: string },
+): Promise<{ python: number; celeriac: number; hostnames: string[] }> {
+  const counts = new Map<string, number>();
+  for (const run of runs) counts.set(run.id, (counts.get(run.id) ?? 0) + 1);
+  const twice = [...counts].filter(([, n]) => n > 1);
+  assert.deepEqual(twice, [], 'no task ran more than once');
+  assert.deepEqual([...counts.keys()].sort(), [...all].sort(), 'every task ran, and only these');
+  assert.equal(runs.length, all.length);
+
+  const ranBy = new Map(runs.map((r) => [r.id, r]));
+  all.forEach((id, i) => assert.equal(values[i], ranBy.get(id)!.worker, `the result of ${id} names the worker that ran it`));
+  for (const id of all) assert.equal(await state(id), 'SUCCESS');
+
+  const byWorker = { python: 0, celeriac: 0 };
+  for (const r of runs) byWorker[r.worker]++;
+  const hostnames = [...new Set(runs.map((r) => r.hostname))];
+  assert.ok(byWorker.python > 0, `the Python worker ran some (${JSON.stringify(byWorker)})`);
+  assert.ok(byWorker.celeriac > 0, `the celeriac worker ran some (${JSON.stringify(byWorker)})`);
+  assert.ok(hostnames.some((h) => h.startsWith(`${workers.python}@`)));
+  assert.ok(hostnames.includes(workers.celeriac));
+  return { ...byWorker, hostnames };
+}
