@@ -14,14 +14,14 @@
  *   broker accepts the option on a shared URL.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { randomUUID } from 'node:crypto';
 import { App, AsyncResult, ConfigError, NOTIFY_HEADER, silentLogger, waitForReady } from '@celeriac/core';
 import { eventually, sampleMeta } from '@celeriac/testing';
-import { RedisBackend, RedisBroker, type RedisBackendOptions } from '@celeriac/redis';
+import { RedisBackend, RedisBroker } from '@celeriac/redis';
 import type { Redis } from 'ioredis';
 import { redisSkipReason } from './backend-fixture.js';
-import { clientsOn, dbClient, dbUrl, flushOwnDb, monitorDbs, settle, withWorker } from './own-db-fixture.js';
+import { clientsOn, dbClient, dbUrl, monitorDbs, ownDbBackends, settle, withWorker } from './own-db-fixture.js';
 
 const skip = await redisSkipReason();
 const DB = 9;
@@ -30,24 +30,9 @@ const WAIT = 10_000;
 const key = (id: string) => `celery-task-meta-${id}`;
 
 describe('redis result backend: the notify channel', { skip, timeout: 60_000 }, () => {
+  const { raw: rawClient, open } = ownDbBackends(DB);
   let raw: Redis;
-  const opened: RedisBackend[] = [];
-  const open = (options: Omit<RedisBackendOptions, 'url'> = {}, url = DB_URL) => {
-    const backend = new RedisBackend({ url, logger: silentLogger, ...options });
-    opened.push(backend);
-    return backend;
-  };
-  before(async () => {
-    raw = dbClient(DB);
-    await flushOwnDb(raw, DB);
-  });
-  afterEach(async () => {
-    for (const b of opened.splice(0)) await b.close();
-  });
-  after(async () => {
-    await flushOwnDb(raw, DB);
-    raw.disconnect();
-  });
+  before(() => void (raw = rawClient()));
 
   it('the header names the channel, and a stored state is published there and on the task channel', async () => {
     const backend = open();

@@ -8,8 +8,11 @@
  *
  * Taken by: shared-lane.test.ts 6 and 7, result-expect.test.ts 8, notify-expect.test.ts 9.
  */
+import assert from 'node:assert/strict';
+import { after, afterEach, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type App, Worker, type WorkerOptions } from '@celeriac/core';
+import { type App, silentLogger, Worker, type WorkerOptions } from '@celeriac/core';
+import { RedisBackend, type RedisBackendOptions } from '@celeriac/redis';
 import { Redis } from 'ioredis';
 import { REDIS_URL } from './backend-fixture.js';
 import { monitor, type MonitorLine } from './monitor-fixture.js';
@@ -78,4 +81,37 @@ export async function withWorker<T>(app: App, options: WorkerOptions, fn: () => 
     await Promise.race([worker.shutdown().then(() => running), sleep(15_000, undefined, { ref: false })]);
     await app.close();
   }
+}
+
+/**
+ * For a `describe` on its own `db`: empties it before and after, and opens RedisBackends on it
+ * (with `defaults` under each call's options) that are closed after each test. `raw()` is a plain
+ * client on the db, valid from the suite's start.
+ */
+export function ownDbBackends(db: number, defaults: Omit<RedisBackendOptions, 'url'> = {}): {
+  raw(): Redis;
+  open(options?: Omit<RedisBackendOptions, 'url'>, url?: string): RedisBackend;
+} {
+  let client: Redis | null = null;
+  const opened: RedisBackend[] = [];
+  before(async () => {
+    client = dbClient(db);
+    await flushOwnDb(client, db);
+  });
+  afterEach(async () => {
+    for (const b of opened.splice(0)) await b.close();
+  });
+  after(async () => {
+    if (!client) return;
+    await flushOwnDb(client, db);
+    client.disconnect();
+  });
+  return {
+    raw: () => client ?? assert.fail('the suite has not started'),
+    open: (options = {}, url = dbUrl(db)) => {
+      const backend = new RedisBackend({ url, logger: silentLogger, ...defaults, ...options });
+      opened.push(backend);
+      return backend;
+    },
+  };
 }

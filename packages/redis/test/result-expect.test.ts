@@ -20,14 +20,14 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { App, AsyncResult, silentLogger } from '@celeriac/core';
 import { eventually, sampleMeta } from '@celeriac/testing';
-import { RedisBackend, type RedisBackendOptions } from '@celeriac/redis';
+import { RedisBackend } from '@celeriac/redis';
 import type { Redis } from 'ioredis';
 import type { ResultSubscriber } from '../src/result-subscriber.js';
 import { redisSkipReason } from './backend-fixture.js';
-import { clientsOn, dbClient, dbUrl, flushOwnDb, monitorDbs, settle, withWorker } from './own-db-fixture.js';
+import { clientsOn, dbUrl, monitorDbs, ownDbBackends, settle, withWorker } from './own-db-fixture.js';
 
 const skip = await redisSkipReason();
 const DB = 8;
@@ -49,25 +49,10 @@ async function subscriberUp(backend: RedisBackend): Promise<void> {
 const subscriberOf = (backend: RedisBackend) => (backend as unknown as { subscriber: ResultSubscriber }).subscriber;
 
 describe('redis result backend: expect and peek', { skip, timeout: 60_000 }, () => {
+  const { raw: rawClient, open } = ownDbBackends(DB, { notifyWaitMs: 0 });
   let raw: Redis;
-  const opened: RedisBackend[] = [];
-  const open = (options: Omit<RedisBackendOptions, 'url'> = {}) => {
-    const backend = new RedisBackend({ url: DB_URL, logger: silentLogger, notifyWaitMs: 0, ...options });
-    opened.push(backend);
-    return backend;
-  };
+  before(() => void (raw = rawClient()));
   const numsub = async (id: string) => Number(((await raw.call('PUBSUB', 'NUMSUB', key(id))) as [string, number])[1]);
-  before(async () => {
-    raw = dbClient(DB);
-    await flushOwnDb(raw, DB);
-  });
-  afterEach(async () => {
-    for (const b of opened.splice(0)) await b.close();
-  });
-  after(async () => {
-    await flushOwnDb(raw, DB);
-    raw.disconnect();
-  });
 
   it('after expect(), peek returns the last state published on the channel, with nobody watching', async () => {
     const backend = open({ unsubscribeDelay: 60_000 });
