@@ -13,7 +13,7 @@ import type { RowResult } from './runner.js';
 import type { Target } from './targets.js';
 
 /** Bumped when the shape of the file changes (2: `processLow`, `redis`, targets with ratios). */
-export const RESULTS_SCHEMA = 2;
+export const RESULTS_SCHEMA = 3;
 
 export interface Machine {
   readonly cpuModel: string;

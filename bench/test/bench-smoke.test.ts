@@ -2,8 +2,10 @@
  * Runs the bench with tiny numbers and checks the JSON record: every field is there and every
  * count matches what was sent. No timing is asserted. First the celeriac rows (real worker
  * process, real SQLite file), then the Redis rows (celeriac, BullMQ, bee-queue, Python Celery) on
- * databases 6–9 of the local Redis, apart from the 10–13 a full `npm run bench` uses. The Redis
- * run is skipped when Redis or Python Celery is missing, except under CI, where that fails.
+ * databases 2–5 of the local Redis, apart from the 10–13 a full `npm run bench` uses and the 6–9 of
+ * the Redis tests' own-db fixtures; then the AMQP rows (celeriac, the raw amqplib loop, Python
+ * Celery) in vhosts of their own. The Redis and AMQP runs are skipped when their server or Python
+ * Celery is missing, except under CI, where that fails.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -14,6 +16,7 @@ import { after, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseOptions } from '../src/options.js';
 import { probeRedis } from '../src/redis-db.js';
+import { probeAmqp } from '../src/amqp/amqp-server.js';
 import type { RunRecord } from '../src/results-file.js';
 import type { RowResult } from '../src/runner.js';
 
@@ -77,7 +80,8 @@ it('a small run of the celeriac rows: counts add up, the record has every field,
   const record = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as RunRecord;
   assert.deepEqual(readFileSync(join(out, files[0]!), 'utf8'), readFileSync(join(out, 'latest.json'), 'utf8'));
 
-  assert.equal(record.schema, 2);
+  assert.equal(record.schema, 3);
+  assert.equal(record.amqp, null, "the AMQP rows run only when asked for or with no --only");
   assert.ok(Date.parse(record.startedAt) <= Date.parse(record.finishedAt));
   assert.ok(record.machine.cpus > 0 && record.machine.node.startsWith('v') && record.machine.loadAverage >= 0);
   assert.deepEqual(record.config, { tasks: 300, latencyRuns: 20, warmup: 5, concurrency: 10, lowConcurrency: 1, batch: 100 });
@@ -106,7 +110,7 @@ it('a small run of the Redis rows: every count adds up for celeriac, BullMQ, bee
   }
   const out = join(dir, 'redis-results');
   const rows = ['celeriac-redis', 'bullmq-redis', 'bee-queue-redis', 'celery-py-redis'];
-  const args = ['--only', rows.join(','), '--redis-db', '6', '--tasks', '50', '--latency', '10', '--warmup', '2', '--concurrency', '10', '--batch', '20', '--out', out];
+  const args = ['--only', rows.join(','), '--redis-db', '2', '--tasks', '50', '--latency', '10', '--warmup', '2', '--concurrency', '10', '--batch', '20', '--out', out];
   // About 40 s here, most of it starting Python Celery workers (one per scenario).
   const run = await runBench(args, process.env, 170_000);
   assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
@@ -117,6 +121,38 @@ it('a small run of the Redis rows: every count adds up for celeriac, BullMQ, bee
   assert.equal(record.targets.filter((t) => t.contestant === 'celeriac-redis').length, 8);
   assert.match(run.stdout, /^\| celeriac-redis \/ bullmq-redis\s+\|/m);
   assert.match(run.stdout, /^target: celeriac-redis latency p50 <= 1× bee-queue-redis: (met|NOT met)/m);
+});
+
+it('a small run of the AMQP rows: counts add up, the table and both targets are there', async (t) => {
+  const options = parseOptions([]);
+  const rabbit = await probeAmqp(options.amqp);
+  const celery = spawnSync(options.python, ['-c', 'import celery, amqp'], { encoding: 'utf8' });
+  const missing = [
+    ...('error' in rabbit ? [rabbit.error] : []),
+    ...(celery.status === 0 ? [] : [`${options.python} cannot import celery and amqp (apt-get install python3-celery python3-amqp)`]),
+  ];
+  if (missing.length) {
+    if (process.env['CI']) assert.fail(`the AMQP rows cannot run under CI: ${missing.join('; ')}`);
+    t.skip(`AMQP rows not run: ${missing.join('; ')}`);
+    return;
+  }
+  const out = join(dir, 'amqp-results');
+  const rows = ['celeriac-amqp', 'raw-amqplib', 'celery-py-amqp'];
+  const run = await runBench(['--only', rows.join(','), '--tasks', '60', '--concurrency', '10', '--batch', '20', '--out', out], process.env, 170_000);
+  assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+  const record = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as RunRecord;
+  assert.deepEqual(record.rows, [], 'no Redis or SQLite rows were asked for');
+  assert.ok(record.amqp?.server, 'the record names the RabbitMQ version');
+  assert.deepEqual(record.amqp.rows.map((r) => r.contestant), rows);
+  for (const row of record.amqp.rows) {
+    assert.equal(row.tasks, 60);
+    assert.equal(row.verified, 60, `${row.contestant}: every result came back`);
+    assert.ok(row.workerSucceeded >= 60, `${row.contestant}: the worker ran every task`);
+    assert.ok(row.perSecond > 0);
+    assert.deepEqual(row.problems, []);
+  }
+  assert.deepEqual(record.amqp.targets.map((x) => [x.against, x.bound]), [['celery-py-amqp', 5], ['raw-amqplib', 0.5]]);
+  assert.match(run.stdout, /^target: celeriac-amqp end to end >= 0\.5× raw-amqplib: (met|NOT met)/m);
 });
 
 it('a bad flag is refused before anything runs', async () => {
