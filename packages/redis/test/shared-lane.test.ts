@@ -130,10 +130,13 @@ describe('redis shared lane: result writes ride in the broker\'s take', { skip, 
       await loadStoreScript(admin); // also connects it: the task's CLIENT PAUSE must go out at once
       const app = new App({ broker: scratch.url, backend: scratch.url, logger: silentLogger });
       let pause: Promise<unknown> | null = null;
-      // Synchronous: CLIENT PAUSE goes out now, ahead of the take that the end of this turn sends
-      // with this task's result riding in it; the server holds that take (EVALSHA is a write).
+      // Synchronous, so this task's result rides in the take the end of this turn sends; the server
+      // holds that take (EVALSHA is a write) if it gets there after CLIENT PAUSE. Two connections'
+      // writes of one turn may reach Redis in either order: the thread waits a moment (the PAUSE is
+      // written already) so that Redis takes the PAUSE first.
       const pausing = app.task('lane.pause', () => {
         pause = admin.call('CLIENT', 'PAUSE', '20000', 'WRITE');
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
         return 'paused';
       });
       const noop = app.task('lane.noop', (_ctx, i: number) => i);
