@@ -236,16 +236,27 @@ export class Worker {
     this.pump();
   }
 
-  /** Keeps an ETA task until it is due; raises prefetch by one meanwhile, as Celery does. */
+  /**
+   * Keeps an ETA task until it is due; raises prefetch by one meanwhile, as Celery does. A timer
+   * that fires before the due time by the wall clock (timers keep their own, coarser clock; and a
+   * wait longer than a timer can take, ~24.8 days, is made in steps) is set again for the rest.
+   */
   private hold(request: TaskRequest, waitMs: number): void {
-    const timer = setTimeout(() => {
-      this.held.delete(request);
-      this.consumer?.setPrefetch(this.prefetch + this.held.size);
-      if (!this.lifecycle.is('running')) return;
-      this.ready.push(request);
-      this.pump();
-    }, Math.min(waitMs, 2 ** 31 - 1));
-    this.held.set(request, timer);
+    const due = Date.now() + waitMs;
+    const arm = (ms: number) =>
+      setTimeout(() => {
+        const left = due - Date.now();
+        if (left > 0 && this.held.has(request)) {
+          this.held.set(request, arm(left));
+          return;
+        }
+        this.held.delete(request);
+        this.consumer?.setPrefetch(this.prefetch + this.held.size);
+        if (!this.lifecycle.is('running')) return;
+        this.ready.push(request);
+        this.pump();
+      }, Math.min(ms, 2 ** 31 - 1));
+    this.held.set(request, arm(waitMs));
     this.consumer?.setPrefetch(this.prefetch + this.held.size);
   }
 
