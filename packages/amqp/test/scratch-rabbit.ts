@@ -12,6 +12,7 @@ import { connect as netConnect } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { alive } from '../../redis/test/broker-fixture.js';
 import { freePort } from '../../redis/test/free-port.js';
 import type { TestCertificates } from '../../redis/test/test-certs.js';
 
@@ -122,15 +123,6 @@ export class ScratchRabbit {
     if (!existsSync(file)) return null;
     const pid = Number(readFileSync(file, 'utf8').trim());
     return Number.isInteger(pid) && pid > 0 ? pid : null;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -144,7 +144,8 @@ export async function persistentRedis(): Promise<PersistentRedis | string> {
   return server;
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` is still running (signal 0). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
