@@ -48,19 +48,16 @@ export class SettleBatch {
     // The oldest delivery still unsettled bounds what one multiple-ack may cover.
     const oldest = this.unsettled.values().next();
     const bound = oldest.done ? Infinity : oldest.value;
+    // The newest ack below the bound settles, as a multiple-ack, every older delivery (all of them
+    // are settled now or were before); acks above it go one by one, after the rejects.
     let cover: ConsumeMessage | null = null;
     const single: ConsumeMessage[] = [];
     for (const msg of acks) {
       if (msg.fields.deliveryTag > bound) single.push(msg);
-      else if (!cover || msg.fields.deliveryTag > cover.fields.deliveryTag) {
-        if (cover) single.push(cover);
-        cover = msg;
-      } else single.push(msg);
+      else if (!cover || msg.fields.deliveryTag > cover.fields.deliveryTag) cover = msg;
     }
     for (const { msg, requeue } of rejects) this.channel.reject(msg, requeue);
-    // Below the bound everything else was settled before (or is acked by the multiple-ack itself),
-    // so the older acks of this flush need no frame of their own.
-    for (const msg of single) if (msg.fields.deliveryTag > bound) this.channel.ack(msg);
+    for (const msg of single) this.channel.ack(msg);
     if (cover) this.channel.ack(cover, true);
   }
 
