@@ -31,6 +31,7 @@ export { MemoryBroker } from './broker/memory-broker.js';
 export { clampPriority, MAX_PRIORITY } from './broker/priority-queue.js';
 export type { ResultBackend, BackendCapabilities, ResultWatch, SetResultOptions } from './backend/result-backend.js';
 export { MemoryBackend } from './backend/memory-backend.js';
+export { isResultTuple, type ResultTuple, type GroupStore, type ChordStore, type ChordPart, type ChordPartInput, type ChordPartOutcome } from './backend/groups-and-chords.js';
 export { waitForReady } from './backend/wait-for-result.js';
 
 export * from './errors.js';

@@ -4,8 +4,6 @@
  */
 export { RedisBackend, createBackend, DEFAULT_REDIS_URL, DEFAULT_UNSUBSCRIBE_DELAY_MS, type RedisBackendOptions } from './redis-backend.js';
 export { ResultKeys, TASK_KEY_PREFIX, GROUP_KEY_PREFIX, ChordKeySuffix } from './result-keys.js';
-export { isResultTuple, type GroupStore, type ResultTuple } from './result-groups.js';
-export type { ChordStore, ChordPart, ChordPartInput, ChordPartOutcome } from './result-chords.js';
 export {
   parseRedisUrl,
   ioredisOptions,

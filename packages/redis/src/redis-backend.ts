@@ -28,6 +28,9 @@ import {
   consoleLogger,
   decodeResultMeta,
   type AdapterContext,
+  type ChordStore,
+  type GroupStore,
+  type ResultTuple,
   type BackendCapabilities,
   type Logger,
   type ResultBackend,
@@ -38,8 +41,8 @@ import {
 import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { NOTIFY_CHANNEL_PREFIX, NotifyChannel } from './notify-channel.js';
-import { RedisChordStore, type ChordStore } from './result-chords.js';
-import { RedisGroupStore, type GroupStore, type ResultTuple } from './result-groups.js';
+import { RedisChordStore } from './result-chords.js';
+import { RedisGroupStore } from './result-groups.js';
 import { ResultKeys } from './result-keys.js';
 import { ttlMs } from './result-scripts.js';
 import { ResultWrites } from './result-writes.js';
@@ -94,13 +97,14 @@ export class RedisBackend implements ResultBackend, GroupStore {
   readonly keys: ResultKeys;
   /** Chord counting in Celery's layout (see result-chords.ts). */
   readonly chords: ChordStore;
+  /** Saved group results in Celery's layout (see result-groups.ts); also as methods of the backend. */
+  readonly groups: GroupStore;
   private readonly url: string;
   /** The URL without its password, for messages. */
   private readonly shownUrl: string;
   private readonly clientOptions: RedisOptions;
   private readonly logger: Logger;
   private readonly subscriber: ResultSubscriber;
-  private readonly groups: RedisGroupStore;
   private readonly writes: ResultWrites;
   private state: BackendState = 'new';
   private client: Redis | null = null;

@@ -12,58 +12,10 @@
  * and reads and deletes in two more round trips; here one script does all of it, so exactly one
  * part sees the chord complete even when parts finish at the same moment on different workers.
  */
-import { BadMessageError, ConfigError, type SetResultOptions, type TaskState } from '@celeriac/core';
+import { BadMessageError, ConfigError, type ChordPart, type ChordPartInput, type ChordPartOutcome, type ChordStore, type SetResultOptions } from '@celeriac/core';
 import type { Redis } from 'ioredis';
 import { ChordKeySuffix, type ResultKeys } from './result-keys.js';
 import { ADD_CHORD_PART, STORE_AND_PUBLISH, ttlMs } from './result-scripts.js';
-
-/** A finished header task, as its worker reports it to the chord. */
-export interface ChordPartInput {
-  readonly groupId: string;
-  readonly taskId: string;
-  /**
-   * The task's position in the chord header (the `group_index` message header). Parts are
-   * returned in this order; a part without one sorts last, as in Celery.
-   */
-  readonly groupIndex?: number | null;
-  readonly state: TaskState;
-  /** The result as stored in the task's meta: the value, or the serialized exception. */
-  readonly result: unknown;
-}
-
-/** A part read back from the chord. */
-export interface ChordPart {
-  readonly taskId: string;
-  readonly state: TaskState;
-  readonly result: unknown;
-}
-
-export interface ChordPartOutcome {
-  /** This call completed the chord: its caller applies the body (and nobody else will). */
-  readonly complete: boolean;
-  /** Parts recorded so far, this one included. */
-  readonly count: number;
-  /** Parts expected (size + adjustment), or null when no size is stored (yet, or any more). */
-  readonly total: number | null;
-  /** When complete, every part in group-index order; otherwise empty. */
-  readonly parts: readonly ChordPart[];
-  /** When complete, the parts' results in order: the body's argument. Otherwise empty. */
-  readonly results: readonly unknown[];
-}
-
-/**
- * Chord counting on a result backend (Celery's `set_chord_size`, `add_to_chord` and the counting
- * half of `on_chord_part_return`). Deciding what a failed part means for the body, and applying
- * the body, belong to the caller.
- */
-export interface ChordStore {
-  /** Records the header's size when the chord is applied. */
-  setSize(groupId: string, size: number, options?: SetResultOptions): Promise<void>;
-  /** Expects `by` more parts (Celery's `add_to_chord`, used when a header task is replaced). */
-  adjustSize(groupId: string, by?: number): Promise<void>;
-  /** Records a finished part; reports whether it completed the chord, and then all parts. */
-  addPart(part: ChordPartInput, options?: SetResultOptions): Promise<ChordPartOutcome>;
-}
 
 export class RedisChordStore implements ChordStore {
   constructor(

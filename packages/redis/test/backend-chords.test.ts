@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { ConfigError, silentLogger, type Logger } from '@celeriac/core';
-import { RedisBackend, type ChordPartOutcome, type ResultTuple } from '@celeriac/redis';
+import { ConfigError, silentLogger, type ChordPartOutcome, type Logger, type ResultTuple } from '@celeriac/core';
+import { RedisBackend } from '@celeriac/redis';
 import type { Redis } from 'ioredis';
 import { deletePrefixed, rawClient, REDIS_URL, redisSkipReason, uniquePrefix, withPrefix } from './backend-fixture.js';
 

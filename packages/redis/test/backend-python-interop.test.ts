@@ -11,9 +11,9 @@ import { execFile, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { buildResultMeta, errorFromMeta, silentLogger, waitForReady, type ResultMeta } from '@celeriac/core';
+import { buildResultMeta, errorFromMeta, silentLogger, waitForReady, type ResultMeta, type ResultTuple } from '@celeriac/core';
 import { within } from '@celeriac/testing';
-import { RedisBackend, type ResultTuple } from '@celeriac/redis';
+import { RedisBackend } from '@celeriac/redis';
 import type { Redis } from 'ioredis';
 import { rawClient, REDIS_URL, redisSkipReason } from './backend-fixture.js';
 

@@ -1,10 +1,12 @@
 /**
  * The result backend contract: a small key-value store of result metadata by task id. Waiting for
- * a result, retries and (later) chord counting are helpers built on top of it, not part of it.
+ * a result and retries are helpers built on top of it, not part of it. Saved groups and chord
+ * counting, which the canvas needs, are optional parts (groups-and-chords.ts).
  *
  * Every backend runs the conformance suite in `@celeriac/testing`.
  */
 import type { ResultMeta } from '../protocol/result-meta.js';
+import type { ChordStore, GroupStore } from './groups-and-chords.js';
 
 export interface BackendCapabilities {
   /** Results survive a restart of the process that wrote them. */
@@ -78,5 +80,9 @@ export interface ResultBackend {
    * when it cannot tell (then read with `get()`). Waiters use it for their first look only.
    */
   peek?(taskId: string): ResultMeta | null | undefined;
+  /** Optional: saved group results (`GroupResult.save()`); without it, saving a group fails clearly. */
+  readonly groups?: GroupStore;
+  /** Optional: chord counting; without it the backend cannot hold chords (applying one fails clearly). */
+  readonly chords?: ChordStore;
   close(): Promise<void>;
 }
