@@ -15,9 +15,13 @@ import { validateApplyOptions, type ApplyOptions } from './apply-options.js';
 import type { ResultBackend } from './backend/result-backend.js';
 import type { Broker } from './broker/broker.js';
 import { currentTask } from './current-task.js';
-import { ClosedError, ConfigError, DuplicateTaskError, NotSerializableError, StateError } from './errors.js';
+import { ClosedError, ConfigError, DuplicateTaskError, NoBackendError, NotSerializableError, StateError } from './errors.js';
+import { applySignature, type CanvasApplyOptions } from './canvas/send.js';
+import type { ChordSignature, GroupSignature, Signature } from './canvas/signature.js';
+import { GroupResult } from './group-result.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { buildTaskMessage, encodeTaskMessage, NOTIFY_HEADER, type RawMessage, type TaskMessage } from './protocol/task-message.js';
+import type { Embed } from './protocol/signature-data.js';
 import { AsyncResult } from './result.js';
 import { Task, type RegisteredTask, type TaskFunction } from './task.js';
 import { resolveTaskOptions, type TaskOptions } from './task-options.js';
@@ -159,13 +163,13 @@ export class App {
    * Sends many tasks in as few broker round trips as the broker allows (one transaction on SQLite).
    * Resolves once the broker has all of them.
    */
-  async sendTasks(calls: ReadonlyArray<{ name: string; options?: ApplyOptions<readonly unknown[]>; task?: RegisteredTask }>): Promise<AsyncResult[]> {
+  async sendTasks(calls: ReadonlyArray<SendCall>): Promise<AsyncResult[]> {
     // One task sent on its own is usually awaited next (a request waiting on its result): its
     // result watch is armed alongside the send. Bulk sends skip it (thousands of subscriptions).
     // Not from inside a task: a task should not wait on another (Celery refuses result.get() there).
     const single = calls.length === 1 && !currentTask();
-    const outgoing = calls.map(({ name, options = {}, task }) => {
-      const message = this.buildMessage(name, options, task);
+    const outgoing = calls.map(({ name, options = {}, task, canvas }) => {
+      const message = this.buildMessage(name, options, task ?? this.registry.get(name), canvas);
       if (single && !message.headers.ignore_result) {
         // The backend may name a channel for the worker to tell us on (its header goes along).
         const notify = this.backendInstance?.expect?.(message.headers.id);
@@ -183,10 +187,10 @@ export class App {
   }
 
   /** Builds the protocol v2 message a call would send (also used for retries and bulk sends). */
-  buildMessage(name: string, options: ApplyOptions<readonly unknown[]>, task?: RegisteredTask): TaskMessage {
+  buildMessage(name: string, options: ApplyOptions<readonly unknown[]>, task?: RegisteredTask, canvas: CanvasFields = {}): TaskMessage {
     validateApplyOptions(name, options);
     const now = new Date();
-    const parent = currentTask();
+    const parent = canvas.parentId !== undefined ? { id: canvas.parentId, rootId: canvas.rootId } : currentTask();
     const eta = options.eta ?? (options.countdown !== undefined ? new Date(now.getTime() + options.countdown * 1000) : null);
     const expiresOpt = options.expires ?? task?.options.expires;
     const expires = expiresOpt === undefined ? null : expiresOpt instanceof Date ? expiresOpt : new Date(now.getTime() + expiresOpt * 1000);
@@ -199,16 +203,39 @@ export class App {
       eta,
       expires,
       timelimit: [options.timeLimit ?? null, options.softTimeLimit ?? null],
-      rootId: parent?.rootId ?? id,
+      rootId: canvas.rootId ?? parent?.rootId ?? id,
       parentId: parent?.id ?? null,
+      group: canvas.group ?? null,
+      groupIndex: canvas.groupIndex ?? null,
+      embed: canvas.embed,
       shadow: options.shadow ?? null,
       origin: this.origin,
-      replyTo: this.oid,
+      replyTo: canvas.replyTo ?? this.oid,
       ignoreResult: options.ignoreResult ?? task?.options.ignoreResult ?? false,
       priority: options.priority ?? task?.options.priority ?? null,
       headers: options.headers,
       now,
     });
+  }
+
+  /**
+   * Applies a signature: a task call, a chain, group or chord (canvas/primitives.ts). Sends its
+   * messages (a chord's size is recorded first) and returns its result: a GroupResult for a group
+   * (or a chain that ends in one, or chunks), else the AsyncResult of the task that finishes the
+   * workflow (a chain's last step, a chord's body), whose `parent` leads back through the rest.
+   */
+  apply(sig: GroupSignature, options?: CanvasApplyOptions): Promise<GroupResult>;
+  apply(sig: ChordSignature, options?: CanvasApplyOptions): Promise<AsyncResult>;
+  apply(sig: Signature, options?: CanvasApplyOptions): Promise<AsyncResult | GroupResult>;
+  apply(sig: Signature, options: CanvasApplyOptions = {}): Promise<AsyncResult | GroupResult> {
+    return applySignature(this, sig, options);
+  }
+
+  /** A saved group (`GroupResult.save()`), by id; null when none is saved. */
+  async restoreGroup(groupId: string): Promise<GroupResult | null> {
+    await this.connect();
+    if (!this.backendInstance) throw new NoBackendError(`restoreGroup(${groupId})`);
+    return GroupResult.restore(this.backendInstance, groupId);
   }
 
   /** Closes the broker and backend (idempotent). */
@@ -219,6 +246,27 @@ export class App {
     await this.brokerInstance?.close();
     await this.backendInstance?.close();
   }
+}
+
+/** One task to send: its name, call options, and (for the canvas) the fields a call cannot set. */
+export interface SendCall {
+  readonly name: string;
+  readonly options?: ApplyOptions<readonly unknown[]>;
+  readonly task?: RegisteredTask;
+  readonly canvas?: CanvasFields;
+}
+
+/** Message fields the canvas sets: the group, the embedded callbacks/chain/chord, ids. */
+export interface CanvasFields {
+  readonly group?: string | null;
+  readonly groupIndex?: number | null;
+  readonly embed?: Partial<Embed>;
+  /** Set together with parentId: the workflow's first task. */
+  readonly rootId?: string;
+  /** The task whose completion sends this one (instead of the task running now, if any). */
+  readonly parentId?: string | null;
+  /** The client that waits for results (`reply_to`). @default this app's oid */
+  readonly replyTo?: string;
 }
 
 /** Encodes a message, turning a JSON failure into a clear error that names what failed. */

@@ -32,6 +32,7 @@ export const ErrorCodes = {
   STATE: 'CELERIAC_E_STATE',
   UNAVAILABLE: 'CELERIAC_E_UNAVAILABLE',
   NOT_FOUND: 'CELERIAC_E_NOT_FOUND',
+  CHORD: 'CELERIAC_E_CHORD',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
@@ -197,6 +198,18 @@ export class UnavailableError extends CeleriacError {
 export class NotFoundError extends CeleriacError {
   constructor(what: string) {
     super(ErrorCodes.NOT_FOUND, `${what} does not exist`);
+  }
+}
+
+/**
+ * A chord could not run its body: a header task failed or was revoked (`Dependency <id> raised
+ * ValueError('boom')`, Celery's text), or the body could not be sent. Stored as the body's
+ * FAILURE, under Celery's name (`celery.exceptions.ChordError`).
+ */
+export class ChordError extends CeleriacError {
+  static override excModule = 'celery.exceptions';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.CHORD, message, options);
   }
 }
 

@@ -7,6 +7,29 @@ export type { TaskOptions, ErrorMatcher } from './task-options.js';
 export type { ApplyOptions, CallOptions } from './apply-options.js';
 export type { TaskContext, RetryOptions } from './task-context.js';
 export { AsyncResult, errorFromMeta, type GetOptions } from './result.js';
+export { GroupResult, type MemberResult } from './group-result.js';
+export {
+  signature,
+  partial,
+  clone,
+  withOptions,
+  immutable,
+  link,
+  linkError,
+  toSignature,
+  isGroup,
+  isChain,
+  isChord,
+  type Signature,
+  type GroupSignature,
+  type ChainSignature,
+  type ChordSignature,
+  type SignatureInit,
+  type SubtaskType,
+} from './canvas/signature.js';
+export { chain, group, chord, map, starmap, chunks } from './canvas/primitives.js';
+export type { CanvasApplyOptions } from './canvas/send.js';
+export type { SignatureCallOptions } from './canvas/sig-options.js';
 export { Worker, type WorkerOptions, type WorkerState, type WorkerStats } from './worker/worker.js';
 export { exponentialBackoff } from './retry-policy.js';
 export { retryDriverOperation, abortableSleep, type DriverErrorClass, type DriverRetryOptions } from './driver-retry.js';

@@ -3,6 +3,7 @@
  */
 import { NoBackendError, RemoteTaskError, ResultTimeoutError } from './errors.js';
 import type { ResultBackend } from './backend/result-backend.js';
+import type { GroupResult } from './group-result.js';
 import { waitForReady } from './backend/wait-for-result.js';
 import { excArgsFromMeta, isSerializedException } from './protocol/exception-codec.js';
 import { EXCEPTION_STATES, PROPAGATE_STATES, READY_STATES, States, type ResultMeta, type TaskState } from './protocol/result-meta.js';
@@ -17,6 +18,9 @@ export interface GetOptions {
 }
 
 export class AsyncResult<R = unknown> {
+  /** The result this one follows in a workflow: a chain's previous step, a chord body's header group. */
+  parent: AsyncResult | GroupResult | null = null;
+
   constructor(
     readonly id: string,
     private readonly backendRef: () => ResultBackend | null,

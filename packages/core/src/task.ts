@@ -3,6 +3,7 @@
  * inferred from the function, so `add.delay(2, 3)` is checked and `get()` returns `number`.
  */
 import type { ApplyOptions } from './apply-options.js';
+import { signature, type Signature } from './canvas/signature.js';
 import type { AsyncResult } from './result.js';
 import type { TaskContext } from './task-context.js';
 import type { ResolvedTaskOptions } from './task-options.js';
@@ -49,6 +50,16 @@ export class Task<A extends unknown[] = unknown[], R = unknown> implements Regis
   /** Sends the task with call options (countdown, eta, expires, priority, queue, ...). */
   applyAsync(options: ApplyOptions<A> = {}): Promise<AsyncResult<R>> {
     return this.sender.sendTask<R>(this.name, options as ApplyOptions<readonly unknown[]>, this);
+  }
+
+  /** A signature of this task with these arguments (Celery's `s()`); the parent's result is prepended when it runs in a workflow. */
+  s(...args: unknown[]): Signature {
+    return signature(this.name, { args });
+  }
+
+  /** An immutable signature (Celery's `si()`): it runs with exactly these arguments. */
+  si(...args: unknown[]): Signature {
+    return signature(this.name, { args, immutable: true });
   }
 
   /** Sends many calls of this task at once (one broker round trip where the broker allows). */

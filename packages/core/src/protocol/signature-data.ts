@@ -3,14 +3,14 @@
  * `apply_async` options. Carried in a task message's `embed` (callbacks, errbacks, chain, chord).
  */
 export interface SignatureData {
-  task: string;
-  args?: unknown[];
-  kwargs?: Record<string, unknown>;
-  options?: Record<string, unknown>;
+  readonly task: string;
+  readonly args?: readonly unknown[];
+  readonly kwargs?: Readonly<Record<string, unknown>>;
+  readonly options?: Readonly<Record<string, unknown>>;
   /** `null` for a plain task; `"chain" | "group" | "chord"` for composites. */
-  subtask_type?: string | null;
+  readonly subtask_type?: string | null;
   /** When true the parent's result is not prepended to `args`. */
-  immutable?: boolean;
+  readonly immutable?: boolean;
   [key: string]: unknown;
 }
 

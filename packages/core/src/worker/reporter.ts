@@ -10,6 +10,7 @@ import { States } from '../protocol/result-meta.js';
 import { serializeException } from '../protocol/exception-codec.js';
 import type { TaskMessage } from '../protocol/task-message.js';
 import type { TaskRequest } from './request.js';
+import { CanvasSteps, hasCanvas } from './canvas-steps.js';
 import type { ResultWriter } from './result-writer.js';
 import { publishRetry } from './retry-publisher.js';
 import type { Outcome } from './task-execution.js';
@@ -21,12 +22,15 @@ type Settlement = 'ack' | 'requeue' | { deadLetter: string; code: string };
 const RESOLVED = Promise.resolve();
 
 export class Reporter {
+  private readonly canvas: CanvasSteps;
   constructor(
     private readonly app: App,
     private readonly writer: ResultWriter,
     private readonly stats: WorkerStats,
     private readonly hostname: string,
-  ) {}
+  ) {
+    this.canvas = new CanvasSteps(app);
+  }
 
   async unregistered(delivery: Delivery, message: TaskMessage): Promise<void> {
     this.app.logger.error(`received unregistered task ${message.headers.task}`, { id: message.headers.id });
@@ -41,7 +45,7 @@ export class Reporter {
    * is one result write; a failed write rejects, and is logged by finished().
    */
   report(request: TaskRequest, outcome: Outcome): Promise<void> {
-    if (outcome.kind === 'success' && !request.acksLate && !request.givenBack) {
+    if (outcome.kind === 'success' && !request.acksLate && !request.givenBack && !hasCanvas(request.message)) {
       request.finished = true;
       this.stats.succeeded++;
       if (request.ignoreResult) return RESOLVED;
@@ -76,13 +80,27 @@ export class Reporter {
     const store = (status: string, fn: () => Promise<void>) => (request.ignoreResult ? Promise.resolve() : this.save(request.id, fn, status));
     switch (outcome.kind) {
       case 'success':
+        if (hasCanvas(message)) {
+          try {
+            // Celery applies callbacks and the chain's next step before storing the result.
+            await this.canvas.beforeSuccess(message, outcome.value);
+          } catch (error) {
+            this.app.logger.error(`task ${request.name}[${request.id}]: continuing its workflow failed`, { error });
+            return this.record(request, { kind: 'failure', error });
+          }
+        }
         this.stats.succeeded++;
         await store('SUCCESS', () => this.writer.store(message, delivery.queue, States.SUCCESS, outcome.value));
+        if (hasCanvas(message)) await this.workflow(request, () => this.canvas.afterStored(message, States.SUCCESS, outcome.value));
         return 'ack';
       case 'failure':
         this.stats.failed++;
         this.app.logger.warn(`task ${request.name}[${request.id}] failed`, { error: outcome.error });
         await store('FAILURE', () => this.writer.storeError(message, delivery.queue, States.FAILURE, outcome.error));
+        if (hasCanvas(message)) {
+          await this.workflow(request, () => this.canvas.afterStored(message, States.FAILURE, serializeException(outcome.error)));
+          await this.workflow(request, () => this.canvas.afterFailure(message, outcome.error));
+        }
         // Celery's task_acks_on_failure_or_timeout = False: the message goes to the dead letters.
         if (request.acksLate && !request.task.options.acksOnFailureOrTimeout) return { deadLetter: describeFailure(outcome.error), code: 'task-failed' };
         return 'ack';
@@ -109,6 +127,15 @@ export class Reporter {
     }
   }
 
+  /** Runs a workflow step after the outcome is stored; a failure is logged with the task it concerns. */
+  private async workflow(request: TaskRequest, step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+    } catch (error) {
+      this.app.logger.error(`task ${request.name}[${request.id}]: its workflow could not continue`, { error });
+    }
+  }
+
   /** Runs a result write; a failure is logged (the task's message is settled regardless). */
   async save(taskId: string, write: () => Promise<void>, what = 'state'): Promise<void> {
     try {
@@ -120,9 +147,12 @@ export class Reporter {
 
   async revokeExpired(request: TaskRequest): Promise<void> {
     this.stats.revoked++;
+    const error = new TaskRevokedError('expired');
     if (!request.ignoreResult) {
-      await this.save(request.id, () => this.writer.storeError(request.message, request.delivery.queue, States.REVOKED, new TaskRevokedError('expired'), false));
+      await this.save(request.id, () => this.writer.storeError(request.message, request.delivery.queue, States.REVOKED, error, false));
     }
+    // A revoked chord part still counts (Celery's mark_as_revoked), so the chord ends.
+    if (hasCanvas(request.message)) await this.workflow(request, () => this.canvas.afterStored(request.message, States.REVOKED, serializeException(error)));
     await request.ack();
   }
 

@@ -22,6 +22,8 @@ import { Reporter } from './reporter.js';
 import { ResultWriter } from './result-writer.js';
 import { executeTask, type ExecutionEnv, type Outcome } from './task-execution.js';
 import { WorkSet } from './work-set.js';
+import { builtinTasks } from '../canvas/builtins.js';
+import type { RegisteredTask } from '../task.js';
 
 export interface WorkerOptions {
   /** Queues to consume. @default [app.defaultQueue] */
@@ -96,6 +98,8 @@ export class Worker {
   private stopped!: Promise<void>;
   private resolveStopped!: () => void;
   private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
+  /** Celery's built-in canvas tasks (celery.map, celery.starmap, celery.chunks), unless the app defines its own. */
+  private readonly builtins: ReadonlyMap<string, RegisteredTask>;
 
   private constructor(
     private readonly app: App,
@@ -125,6 +129,7 @@ export class Worker {
       },
     };
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
+    this.builtins = builtinTasks(app);
   }
 
   static create(app: App, options: WorkerOptions = {}): Worker {
@@ -226,7 +231,7 @@ export class Worker {
       if (err instanceof BadMessageError) return this.reporter.deadLetter(delivery, `bad-message:${err.reason}`, err.message);
       return this.reporter.deadLetter(delivery, 'bad-message:undecodable', `message could not be decoded: ${(err as Error).message}`);
     }
-    const task = this.app.tasks.get(message.headers.task);
+    const task = this.app.tasks.get(message.headers.task) ?? this.builtins.get(message.headers.task);
     if (!task) return this.reporter.unregistered(delivery, message);
     const request = new TaskRequest(delivery, message, task);
     if (request.isExpired(Date.now())) return this.reporter.revokeExpired(request);
