@@ -17,7 +17,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { chord, chunksToGroup } from './primitives.js';
-import { clone, isChain, isChord, isGroup, listOption, partial, type ChordSignature, type GroupSignature, type Signature } from './signature.js';
+import { chordHeader, clone, isChain, isChord, isGroup, listOption, partial, type ChordSignature, type GroupSignature, type Signature } from './signature.js';
 
 /** One task message to send: a frozen task signature and its `embed.chain`. */
 export interface PlannedSend {
@@ -197,7 +197,7 @@ class Planner {
     const options: Record<string, unknown> = { ...sig.options, ...definedOnly(extras) };
     const bodySig = sig.kwargs.body;
     if (!bodySig) throw new ConfigError('a chord without a body cannot be applied');
-    const header = sig.kwargs.header;
+    const header = chordHeader(sig);
     const groupId = (header.options['task_id'] as string | undefined) ?? this.ctx.newId();
     const taskId = options['task_id'] as string | undefined;
     delete options['task_id'];
@@ -222,19 +222,23 @@ class Planner {
   private freeze(sig: Signature, f: Freeze): Signature {
     const options: Record<string, unknown> = { ...sig.options };
     if (isGroup(sig)) {
+      // Celery's group freeze: the group's own id, and its members frozen with the group id
+      // given from outside (none for a group standing alone: it is set when the group is applied).
       const gid = (options['task_id'] as string | undefined) ?? f.groupId ?? this.ctx.newId();
       options['task_id'] = gid;
       if (f.groupId) options['group_id'] = f.groupId;
       if (f.chord) options['chord'] = f.chord;
       if (f.groupIndex !== undefined) options['group_index'] = f.groupIndex;
-      const tasks = flattenGroup(sig).map((t, i) => this.freeze(clone(t), { groupId: gid, chord: f.chord, rootId: f.rootId, parentId: f.parentId, groupIndex: i }));
+      if (!('root_id' in options)) options['root_id'] = f.rootId ?? null;
+      if (!('parent_id' in options)) options['parent_id'] = f.parentId ?? null;
+      const tasks = flattenGroup(sig).map((t, i) => this.freeze(clone(t), { groupId: f.groupId, chord: f.chord, rootId: f.rootId, parentId: f.parentId, groupIndex: i }));
       return { ...sig, options, kwargs: { ...sig.kwargs, tasks } };
     }
     if (isChord(sig)) {
-      const header = sig.kwargs.header;
       const body = this.freeze(clone(sig.kwargs.body), { taskId: f.taskId, rootId: f.rootId, chord: f.chord, groupId: f.groupId, groupIndex: f.groupIndex });
-      const frozenHeader = this.freeze(clone(header), { rootId: f.rootId, parentId: f.parentId, chord: body });
-      return { ...sig, kwargs: { ...sig.kwargs, header: frozenHeader, body } };
+      const header = this.freeze(clone(chordHeader(sig)), { rootId: f.rootId, parentId: f.parentId, chord: body });
+      // The chord's own id is its header's (Celery: `self.id = self.tasks.id`).
+      return { ...sig, options: { ...options, task_id: header.options['task_id'] }, kwargs: { ...sig.kwargs, header, body } };
     }
     if (isChain(sig)) {
       // Each step gets its id; the last one what concerns the chain as a whole (its group,

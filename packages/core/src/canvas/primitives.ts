@@ -53,10 +53,11 @@ export function group(...members: ReadonlyArray<Signature | readonly Signature[]
  * callbacks (`linkError`) run.
  */
 export function chord(header: GroupSignature | readonly Signature[], body: Signature): ChordSignature {
-  const head = isSignatureLike(header) ? header : group(...header);
-  if (!isGroup(head)) throw new ConfigError('chord(): the header must be a group or a list of signatures');
+  // Celery keeps the header as a list of signatures (a group given is taken apart).
+  const members = Array.isArray(header) ? flatArgs('chord', [header as readonly Signature[]]) : isGroup(header as Signature) ? [...(header as GroupSignature).kwargs.tasks] : null;
+  if (!members) throw new ConfigError('chord(): the header must be a group or a list of signatures');
   if (!isSignatureLike(body)) throw new ConfigError('chord(): the body must be a signature');
-  return composite('celery.chord', 'chord', { header: clone(head), body: clone(body), kwargs: {} }) as ChordSignature;
+  return composite('celery.chord', 'chord', { kwargs: {}, header: members.map((m) => clone(m)), body: clone(body) }) as ChordSignature;
 }
 
 /** `task` called once per item, in one worker, in order (Celery's `map` / `xmap`): a list of results. */

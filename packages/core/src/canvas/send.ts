@@ -10,7 +10,7 @@ import { GroupResult } from '../group-result.js';
 import { AsyncResult } from '../result.js';
 import { plan, type PlannedSend, type ResultPlan } from './plan.js';
 import { fromWireOptions } from './sig-options.js';
-import { listOption, type Signature } from './signature.js';
+import { listOption, toSignature, type Signature } from './signature.js';
 import type { CallOptions } from '../apply-options.js';
 import { formatIsoUtc } from '../protocol/iso-time.js';
 
@@ -20,6 +20,10 @@ export interface CanvasApplyOptions extends CallOptions {
   args?: readonly unknown[];
   /** Merged into the (first) task's keyword arguments. */
   kwargs?: Record<string, unknown>;
+  /** Applied when it succeeds, with its result prepended (Celery's `apply_async(link=...)`). */
+  link?: Signature | readonly Signature[];
+  /** Applied when it fails, with the failed task's id (Celery's `apply_async(link_error=...)`). */
+  linkError?: Signature | readonly Signature[];
 }
 
 /** Where a workflow continues from: the task that finished (worker side). */
@@ -34,8 +38,10 @@ export interface Continuation {
 
 /** Applies a signature from a client: sends its messages and returns its result handle. */
 export async function applySignature(app: App, sig: Signature, options: CanvasApplyOptions = {}, from?: Continuation): Promise<AsyncResult | GroupResult> {
-  const { args = [], kwargs = {}, ...call } = options;
+  const { args = [], kwargs = {}, link, linkError, ...call } = options;
   const extras: Record<string, unknown> = { ...(from?.extras ?? {}) };
+  if (link !== undefined) extras['link'] = (Array.isArray(link) ? link : [link]).map((l, i) => toSignature(l, `link ${i}`));
+  if (linkError !== undefined) extras['link_error'] = (Array.isArray(linkError) ? linkError : [linkError]).map((l, i) => toSignature(l, `linkError ${i}`));
   for (const [key, value] of Object.entries(callToWire(call))) extras[key] = value;
   if (from?.rootId) extras['root_id'] = from.rootId;
   const planned = plan(sig, { replyTo: app.oid, newId: randomUUID }, args, kwargs, extras);

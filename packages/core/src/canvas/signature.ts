@@ -44,10 +44,20 @@ export interface ChainSignature extends Signature {
   readonly kwargs: { readonly tasks: readonly Signature[] };
 }
 
-/** `chord(header, body)`: `celery.chord` with `kwargs.header` (a group) and `kwargs.body`. */
+/**
+ * `chord(header, body)`: `celery.chord` with `kwargs.header` and `kwargs.body`. The header is a
+ * list of signatures as built (Celery's form), a `celery.group` signature once frozen or embedded.
+ */
 export interface ChordSignature extends Signature {
   readonly subtask_type: 'chord';
-  readonly kwargs: { readonly header: GroupSignature; readonly body: Signature; readonly kwargs: Readonly<Record<string, unknown>> };
+  readonly kwargs: { readonly kwargs: Readonly<Record<string, unknown>>; readonly header: readonly Signature[] | GroupSignature; readonly body: Signature };
+}
+
+/** A chord's header as a group signature, whichever form it has. */
+export function chordHeader(sig: ChordSignature): GroupSignature {
+  const header = sig.kwargs.header;
+  if (Array.isArray(header)) return { task: 'celery.group', args: [], kwargs: { tasks: header as readonly Signature[] }, options: {}, subtask_type: 'group', immutable: false };
+  return header as GroupSignature;
 }
 
 export interface SignatureInit {
@@ -181,12 +191,9 @@ function readNested(task: string, type: SubtaskType | null, kwargs: Record<strin
   if (type === 'chord') {
     const header = kwargs['header'];
     const body = kwargs['body'];
-    const headerSig = Array.isArray(header)
-      ? { task: 'celery.group', args: [], kwargs: { tasks: header }, options: {}, subtask_type: 'group', immutable: false }
-      : header;
     return {
       ...kwargs,
-      header: toSignature(headerSig, `${where} chord header`),
+      header: Array.isArray(header) ? header.map((h, i) => toSignature(h, `${where} chord header ${i}`)) : toSignature(header, `${where} chord header`),
       body: body === null || body === undefined ? null : toSignature(body, `${where} chord body`),
       kwargs: isRecord(kwargs['kwargs']) ? kwargs['kwargs'] : {},
     };
