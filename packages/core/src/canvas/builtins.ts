@@ -19,6 +19,7 @@ import type { TaskContext } from '../task-context.js';
 import { chunksToGroup } from './primitives.js';
 import { applySignature } from './send.js';
 import { toSignature } from './signature.js';
+import { GroupResult } from '../group-result.js';
 
 /** The built-in tasks for `app`, by name. */
 export function builtinTasks(app: App): ReadonlyMap<string, RegisteredTask> {
@@ -39,7 +40,8 @@ export function builtinTasks(app: App): ReadonlyMap<string, RegisteredTask> {
     async invoke(ctx: TaskContext, [task, it, n]: readonly unknown[]): Promise<unknown> {
       const sig = { task: 'celery.chunks', args: [], kwargs: { task, it, n }, options: {}, subtask_type: null, immutable: true };
       const result = await applySignature(app, chunksToGroup(sig), {}, { parentId: ctx.id, rootId: ctx.rootId });
-      return result.id;
+      // Celery stores the GroupResult, which its JSON encoder writes as its tuple.
+      return result instanceof GroupResult ? result.asTuple() : result.id;
     },
   };
   return new Map([

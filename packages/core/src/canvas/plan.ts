@@ -105,7 +105,8 @@ class Planner {
     const { chain, ...rest } = extras;
     const merged = { ...partial(sig, args, kwargs), options: this.merge(sig, rest) };
     const frozen = this.freeze(merged, {});
-    this.sends.push({ sig: frozen, chain: Array.isArray(chain) && chain.length ? (chain as Signature[]) : null });
+    // An empty list stays one (a chain's last step goes out with `chain: []`, as in Celery).
+    this.sends.push({ sig: frozen, chain: Array.isArray(chain) ? (chain as Signature[]) : null });
     return { kind: 'task', id: frozen.options['task_id'] as string, parent: null };
   }
 

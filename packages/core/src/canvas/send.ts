@@ -69,7 +69,7 @@ function toCall(app: App, { sig, chain }: PlannedSend, from?: Continuation): Sen
     embed: {
       callbacks: callbacks.length ? callbacks : null,
       errbacks: errbacks.length ? errbacks : null,
-      chain: chain && chain.length ? [...chain] : null,
+      chain: chain ? [...chain] : null,
       chord: (o['chord'] as Signature | undefined) ?? null,
     },
     ...(from ? { parentId: from.parentId, rootId: from.rootId } : typeof o['root_id'] === 'string' ? { rootId: o['root_id'], parentId: (o['parent_id'] as string | undefined) ?? null } : {}),
