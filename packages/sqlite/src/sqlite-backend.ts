@@ -14,6 +14,9 @@
  * a sweep every minute. `watch()` wakes on this process's commits and, through a file watch on the
  * `-wal` file, on other processes' commits; a check of SQLite's `data_version` every poll interval
  * backs the file watch up where the file system does not report changes.
+ *
+ * Groups and chords: `groups` saves group results (sqlite-groups.ts) and `chords` counts chord
+ * parts (sqlite-chords.ts), atomically across the processes sharing the file.
  */
 import {
   ClosedError,
@@ -22,6 +25,8 @@ import {
   decodeResultMeta,
   Lifecycle,
   type BackendCapabilities,
+  type ChordStore,
+  type GroupStore,
   type Logger,
   type ResultBackend,
   type ResultWatch,
@@ -29,6 +34,8 @@ import {
   type SetResultOptions,
 } from '@celeriac/core';
 import { ResultStore } from './result-store.js';
+import { ChordTables, SqliteChordStore } from './sqlite-chords.js';
+import { GroupTables, SqliteGroupStore } from './sqlite-groups.js';
 import { resolveSqliteOptions, type ResolvedSqliteOptions, type SqliteOptions } from './sqlite-options.js';
 import { SqliteStore } from './sqlite-store.js';
 
@@ -42,7 +49,10 @@ const TRANSITIONS: Readonly<Record<SqliteBackendState, readonly SqliteBackendSta
 
 interface Connection {
   readonly store: SqliteStore;
+  readonly batcher: SqliteStore['batcher'];
   readonly results: ResultStore;
+  readonly groups: GroupTables;
+  readonly chords: ChordTables;
   readonly stopListening: () => void;
 }
 
@@ -52,6 +62,10 @@ const SWEEP_INTERVAL_MS = 60_000;
 export class SqliteBackend implements ResultBackend {
   readonly capabilities: BackendCapabilities = { persistent: true, shared: true };
   readonly options: ResolvedSqliteOptions;
+  /** Saved group results, in `celeriac_groups`. */
+  readonly groups: GroupStore;
+  /** Chord counting, in `celeriac_chords` and `celeriac_chord_parts`. */
+  readonly chords: ChordStore;
   private readonly logger: Logger;
   private readonly lifecycle: Lifecycle<SqliteBackendState>;
   private conn: Connection | null = null;
@@ -65,6 +79,8 @@ export class SqliteBackend implements ResultBackend {
     this.options = resolveSqliteOptions(options);
     this.logger = options.logger ?? consoleLogger('warn');
     this.lifecycle = new Lifecycle(`sqlite backend ${this.options.path}`, 'new', TRANSITIONS, this.logger);
+    this.groups = new SqliteGroupStore(() => this.open(), this.logger);
+    this.chords = new SqliteChordStore(() => this.open());
   }
 
   get state(): SqliteBackendState {
@@ -179,7 +195,7 @@ export class SqliteBackend implements ResultBackend {
       const store = SqliteStore.open(this.options);
       const results = new ResultStore(store.db);
       const stopListening = store.signal.listen(() => this.wakeAll());
-      this.conn = { store, results, stopListening };
+      this.conn = { store, batcher: store.batcher, results, groups: new GroupTables(store.db), chords: new ChordTables(store.db), stopListening };
       this.sweep();
       this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
       this.sweepTimer.unref();
@@ -190,9 +206,15 @@ export class SqliteBackend implements ResultBackend {
 
   private sweep(): void {
     if (!this.conn) return;
-    const { store, results } = this.conn;
-    store.batcher.add(() => results.purgeExpired(Date.now())).catch((err: unknown) => {
-      this.logger.warn('sqlite backend: deleting expired results failed', { error: err });
+    const { store, results, groups, chords } = this.conn;
+    const purge = () => {
+      const now = Date.now();
+      results.purgeExpired(now);
+      groups.purgeExpired(now);
+      chords.purgeExpired(now);
+    };
+    store.batcher.add(purge).catch((err: unknown) => {
+      this.logger.warn('sqlite backend: deleting expired results, groups and chords failed', { error: err });
     });
   }
 }

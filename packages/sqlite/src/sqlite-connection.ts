@@ -37,6 +37,8 @@ function migrate(db: SqliteDatabase, path: string): void {
   if (version > SCHEMA_VERSION) {
     throw new ConfigError(`${path} has celeriac schema version ${version}; this celeriac knows up to ${SCHEMA_VERSION}: upgrade @celeriac/sqlite`);
   }
+  // An older file (or a new one, version 0) gets whatever tables it lacks: the script is all
+  // IF NOT EXISTS, so it is also safe when another process upgrades the file at the same time.
   db.transaction(() => {
     db.exec(SCHEMA_SQL);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);

@@ -9,9 +9,14 @@
  * - LEASED (2): delivered to `lease_owner` until `due_at`; the owner renews `due_at` while it lives.
  *   When a lease runs out the row is READY again with `redelivered = 1`.
  * Acknowledging deletes the row.
+ *
+ * Versions: 1 — messages, dead letters, results; 2 — saved groups and chord counting
+ * (`celeriac_groups`, `celeriac_chords`, `celeriac_chord_parts`). Every statement is
+ * `IF NOT EXISTS`, so running the whole script on a file of an older version upgrades it
+ * (sqlite-connection.ts), and two processes doing so at once is harmless.
  */
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const MessageState = { READY: 0, DELAYED: 1, LEASED: 2 } as const;
 
@@ -60,4 +65,37 @@ CREATE TABLE IF NOT EXISTS celeriac_results (
 );
 CREATE INDEX IF NOT EXISTS celeriac_results_expiry
   ON celeriac_results (expires_at) WHERE expires_at IS NOT NULL;
+
+-- Saved group results (GroupResult.save()): the result tuple as JSON. Saving again replaces.
+CREATE TABLE IF NOT EXISTS celeriac_groups (
+  group_id    TEXT    PRIMARY KEY,
+  result      TEXT    NOT NULL,
+  expires_at  INTEGER
+);
+CREATE INDEX IF NOT EXISTS celeriac_groups_expiry
+  ON celeriac_groups (expires_at) WHERE expires_at IS NOT NULL;
+
+-- A chord being counted: its header size (NULL until setSize(); parts may come first), the
+-- adjustment from adjustSize(), and one expiry for the chord and all its parts. The row and its
+-- parts are deleted when the chord completes.
+CREATE TABLE IF NOT EXISTS celeriac_chords (
+  group_id    TEXT    PRIMARY KEY,
+  size        INTEGER,
+  adjustment  INTEGER NOT NULL DEFAULT 0,
+  expires_at  INTEGER
+);
+CREATE INDEX IF NOT EXISTS celeriac_chords_expiry
+  ON celeriac_chords (expires_at) WHERE expires_at IS NOT NULL;
+
+-- The finished header tasks of a chord, one row per task id (a repeated part is not counted
+-- twice). seq keeps arrival order, for parts without a group index (NULL, sorted last).
+CREATE TABLE IF NOT EXISTS celeriac_chord_parts (
+  seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+  group_id     TEXT    NOT NULL,
+  task_id      TEXT    NOT NULL,
+  group_index  REAL,
+  state        TEXT    NOT NULL,
+  result       TEXT    NOT NULL,
+  UNIQUE (group_id, task_id)
+);
 `;

@@ -3,7 +3,8 @@
  * it registers one `describe` block with a test per behaviour of the {@link ResultBackend} contract.
  *
  * Every test uses fresh task ids, so the suite can share a store with other tests. Watching a write
- * made by another instance is checked only when the backend declares `capabilities.shared`.
+ * made by another instance is checked only when the backend declares `capabilities.shared`; the
+ * chord and group cases (backend-cases-canvas.ts) only when it has `chords` / `groups`.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -11,8 +12,9 @@ import { describe, it, type TestContext } from 'node:test';
 import { ConfigError, type ResultBackend, type ResultMeta, type SetResultOptions } from '@celeriac/core';
 import { eventually, sleep, within, type Waits } from './conformance-helpers.js';
 import { validateWaits } from './broker-conformance.js';
+import { canvasCases, CANVAS_CASE_NAMES, type CanvasCaseName } from './backend-cases-canvas.js';
 
-export const BACKEND_TEST_NAMES = [
+const KV_TEST_NAMES = [
   'get returns null for an unknown task',
   'set and get round trip',
   'set replaces a state that is not SUCCESS',
@@ -24,7 +26,9 @@ export const BACKEND_TEST_NAMES = [
   'watch wakes after a set on another instance',
   'watch resolves when stopped',
 ] as const;
-export type BackendTestName = (typeof BACKEND_TEST_NAMES)[number];
+/** Every backend conformance test, by the name `skip` uses: the key-value contract, then chords and groups. */
+export const BACKEND_TEST_NAMES: readonly BackendTestName[] = [...KV_TEST_NAMES, ...CANVAS_CASE_NAMES];
+export type BackendTestName = (typeof KV_TEST_NAMES)[number] | CanvasCaseName;
 
 export interface BackendConformanceOptions {
   /**
@@ -103,7 +107,7 @@ async function waitForResult(watcher: ResultBackend, taskId: string, write: () =
   }
 }
 
-const cases: Record<BackendTestName, Case> = {
+const kvCases: Record<(typeof KV_TEST_NAMES)[number], Case> = {
   async 'get returns null for an unknown task'(open) {
     const backend = await open();
     assert.equal(await backend.get(randomUUID()), null);
@@ -211,6 +215,8 @@ const cases: Record<BackendTestName, Case> = {
     await within(watching, waits.timeoutMs, 'watch() to resolve after stop()');
   },
 };
+
+const cases: Record<BackendTestName, Case> = { ...kvCases, ...canvasCases };
 
 /** Registers the backend conformance tests under `describe(\`result backend conformance: ${name}\`)`. */
 export function backendConformance(name: string, options: BackendConformanceOptions): void {

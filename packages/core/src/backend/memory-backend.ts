@@ -1,9 +1,10 @@
 /**
  * The in-memory result backend: one process, nothing persisted; `watch()` wakes on every write.
- * URL: `memory://`.
+ * URL: `memory://`. Saved groups and chord counting live in memory too (memory-groups-and-chords.ts).
  */
 import { ClosedError } from '../errors.js';
 import { States, type ResultMeta } from '../protocol/result-meta.js';
+import { MemoryChordStore, MemoryGroupStore } from './memory-groups-and-chords.js';
 import type { BackendCapabilities, ResultBackend, ResultWatch, SetResultOptions } from './result-backend.js';
 
 interface Entry {
@@ -13,6 +14,8 @@ interface Entry {
 
 export class MemoryBackend implements ResultBackend {
   readonly capabilities: BackendCapabilities = { persistent: false, shared: false };
+  readonly groups = new MemoryGroupStore();
+  readonly chords = new MemoryChordStore();
   private readonly entries = new Map<string, Entry>();
   private readonly watchers = new Map<string, Set<() => void>>();
   private closed = false;
