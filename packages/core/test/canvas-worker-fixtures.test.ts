@@ -122,6 +122,13 @@ describe('a celeriac worker continues workflows as a Celery 5.2 worker does (cap
       const app = new App({ broker, backend: new MemoryBackend(), logger: silentLogger, defaultQueue: base });
       defineTasks(app);
       await app.connect();
+      // What the Python client recorded when it applied a chord: its size (Redis `.s`).
+      const sizes = new Map<string, number>();
+      for (const m of fixture.applied_messages) {
+        const gid = m.headers['group'];
+        if (typeof gid === 'string' && (m.body as unknown[])[2] && ((m.body as unknown[])[2] as { chord?: unknown }).chord) sizes.set(gid, (sizes.get(gid) ?? 0) + 1);
+      }
+      for (const [gid, size] of sizes) await app.backend!.chords!.setSize(gid, size);
       for (const m of fixture.applied_messages) await broker.publish(toRaw(m), { queue: m.queue, priority: 0 });
       const sent = broker.published.length;
       const worker = Worker.create(app, { queues: [work], concurrency: 4 });

@@ -207,6 +207,8 @@ class Planner {
     const body = this.freeze({ ...clone(bodySig), options: { ...bodySig.options, ...options } }, { taskId, rootId });
     delete options['chain'];
     delete options['chord'];
+    // Celery's chord.run takes these itself (they are chord_unlock's): they reach the body only.
+    for (const key of ['countdown', 'interval', 'max_retries', 'eager']) delete options[key];
     const bodyResult = resultOfFrozen(body);
     const headerArgs = sig.immutable ? sig.args : [...args, ...sig.args];
     const members = flattenGroup(header).map((m, i) => this.freeze(clone(m), { groupId, chord: body, groupIndex: i, rootId }));
@@ -214,7 +216,8 @@ class Planner {
       const applied = this.apply(body, [[]], {}, {});
       return { ...applied, parent: { kind: 'group', id: groupId, members: [], parent: null } } as ResultPlan;
     }
-    const frozenHeader: GroupSignature = { ...header, kwargs: { tasks: members }, options: { ...header.options } };
+    // The header may carry the body it was frozen with earlier (a chord inside a chain): this one wins.
+    const frozenHeader: GroupSignature = { ...header, kwargs: { tasks: members }, options: { ...header.options, chord: body } };
     const headerResult = this.applyGroup(frozenHeader, headerArgs, { ...options, task_id: groupId });
     return { ...bodyResult, parent: headerResult } as ResultPlan;
   }

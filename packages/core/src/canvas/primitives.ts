@@ -32,11 +32,17 @@ import {
   type Signature,
 } from './signature.js';
 
-/** Steps run one after another, each getting the previous one's result prepended. */
-export function chain(...steps: ReadonlyArray<Signature | readonly Signature[]>): ChainSignature {
+/**
+ * Steps run one after another, each getting the previous one's result prepended. As in Celery, a
+ * chain that starts with a group and folds into one step (the group alone, or the chord the group
+ * and the following tasks make) is that step itself, not a chain around it.
+ */
+export function chain(...steps: ReadonlyArray<Signature | readonly Signature[]>): ChainSignature | ChordSignature | GroupSignature {
   const list = flatArgs('chain', steps);
   let tasks: Signature[] = [];
   for (const step of list) tasks = appendToChain(tasks, step);
+  const first = list[0];
+  if (tasks.length === 1 && first && isGroup(first) && first.kwargs.tasks.length > 1) return tasks[0] as ChordSignature | GroupSignature;
   return composite('celery.chain', 'chain', { tasks }) as ChainSignature;
 }
 

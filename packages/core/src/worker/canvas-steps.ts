@@ -59,7 +59,7 @@ export class CanvasSteps {
     const body = message.embed.chord;
     const groupId = message.headers.group;
     if (!body || !groupId) return;
-    await this.addChordPart(toSignature(body, `chord body of ${message.headers.task}`), groupId, message.headers.id, message.headers.group_index, state, stored);
+    await this.addChordPart(toSignature(body, `chord body of ${message.headers.task}`), groupId, message.headers.id, message.headers.group_index, state, stored, this.continuation(message));
   }
 
   /** After a failure is stored: the rest of the chain fails too, and the error callbacks run. */
@@ -73,7 +73,7 @@ export class CanvasSteps {
       const groupId = step.options['group_id'];
       if (chordBody && typeof groupId === 'string' && typeof id === 'string') {
         const index = step.options['group_index'];
-        await this.addChordPart(toSignature(chordBody, 'chord body'), groupId, id, typeof index === 'number' ? index : null, state, exc);
+        await this.addChordPart(toSignature(chordBody, 'chord body'), groupId, id, typeof index === 'number' ? index : null, state, exc, this.continuation(message));
       }
     }
     const errbacks = message.embed.errbacks;
@@ -84,7 +84,8 @@ export class CanvasSteps {
     }
   }
 
-  private async addChordPart(body: Signature, groupId: string, taskId: string, groupIndex: number | null, state: TaskState, stored: unknown): Promise<void> {
+  /** Adds a part; the part that completes the chord sends the body (as its child, like Celery's worker). */
+  private async addChordPart(body: Signature, groupId: string, taskId: string, groupIndex: number | null, state: TaskState, stored: unknown, from: Continuation): Promise<void> {
     const chords = this.app.backend?.chords;
     if (!chords) {
       this.app.logger.error(`task ${taskId} is part of chord ${groupId}, but this worker's result backend cannot count chords: the chord's body will not run`);
@@ -98,7 +99,7 @@ export class CanvasSteps {
       return;
     }
     try {
-      await applySignature(this.app, body, { args: [[...outcome.results]] });
+      await applySignature(this.app, body, { args: [[...outcome.results]] }, from);
     } catch (err) {
       this.app.logger.error(`chord ${groupId}: sending its body failed`, { error: err });
       await this.failChord(body, new ChordError(`Callback error: ${(err as Error).message}`, { cause: err }));
