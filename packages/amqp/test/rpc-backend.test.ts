@@ -16,7 +16,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { after, before, describe, it, test } from 'node:test';
-import { App, ConfigError, silentLogger, Worker } from '@celeriac/core';
+import { App, chain, chord, ConfigError, group, silentLogger, Worker } from '@celeriac/core';
 import { backendConformance, eventually } from '@celeriac/testing';
 import { AmqpBroker, createBackend, RPC_NO_CHORDS, RpcBackend } from '@celeriac/amqp';
 import { connect } from 'amqplib';
@@ -133,6 +133,25 @@ if (skip) {
         await app.close();
       }
     });
+
+    it('runs a chain and a group (no chord needed), results over rpc', async () => {
+      const app = new App({ broker: scope.url(), backend: 'rpc://', logger: silentLogger, defaultQueue: `rpc-canvas-${randomUUID()}` });
+      const add = app.task('rpc.canvas.add', (_ctx, a: number, b: number) => a + b);
+      const mul = app.task('rpc.canvas.mul', (_ctx, a: number, b: number) => a * b);
+      await app.connect();
+      const worker = Worker.create(app, { concurrency: 4 });
+      const running = worker.run();
+      try {
+        const last = await app.apply(chain(add.s(2, 2), mul.s(4), add.s(1)));
+        assert.equal(await last.get({ timeout: 20_000 }), 17);
+        const members = await app.apply(group(add.s(1, 1), mul.s(3, 3)));
+        assert.deepEqual(await members.join({ timeout: 20_000 }), [2, 9]);
+      } finally {
+        await worker.shutdown();
+        await running;
+        await app.close();
+      }
+    });
   });
 
   describe('what the rpc backend refuses', () => {
@@ -140,6 +159,22 @@ if (skip) {
       const backend = new RpcBackend(broker, randomUUID(), silentLogger);
       assert.throws(() => backend.chords, (err: Error) => err.message === RPC_NO_CHORDS && err.name === 'NotImplementedError');
       assert.match(RPC_NO_CHORDS, /^The "rpc" result backend does not support chords!\n\nNote that a group chained with a task is also upgraded to be a chord,/);
+    });
+
+    it('applying a chord, or a chain that becomes one, fails with Celery\'s message before anything is sent', async () => {
+      const app = new App({ broker: scope.url(), backend: 'rpc://', logger: silentLogger, defaultQueue: `rpc-chord-${randomUUID()}` });
+      const add = app.task('rpc.chord.add', (_ctx, a: number, b: number) => a + b);
+      try {
+        await app.connect();
+        const refused = (err: Error) => err.message === RPC_NO_CHORDS && err.name === 'NotImplementedError';
+        await assert.rejects(app.apply(chord([add.s(1, 1), add.s(2, 2)], add.s(1))), refused);
+        await assert.rejects(app.apply(chain(add.s(1, 1), group(add.s(1), add.s(2)), add.s(3))), refused);
+        const { stdout } = await run('rabbitmqctl', ['list_queues', '-p', scope.vhost, 'name', 'messages', '-q', '--no-table-headers']);
+        const row = stdout.split('\n').map((l) => l.trim().split(/\s+/)).find(([name]) => name === app.defaultQueue);
+        assert.ok(row === undefined || row[1] === '0', `nothing was published (${row?.join(' ')})`);
+      } finally {
+        await app.close();
+      }
     });
 
     it('a broker that is not amqp, or an rpc URL with more in it', async () => {

@@ -21,7 +21,7 @@ function shape(sig: Signature): string {
   if (isGroup(sig)) return `group[${sig.kwargs.tasks.map(shape).join(', ')}]`;
   if (isChord(sig)) {
     const header = sig.kwargs.header;
-    const members = Array.isArray(header) ? (header as Signature[]) : (header as { kwargs: { tasks: Signature[] } }).kwargs.tasks;
+    const members = Array.isArray(header) ? (header as Signature[]) : (header as unknown as { kwargs: { tasks: Signature[] } }).kwargs.tasks;
     return `chord[[${members.map(shape).join(', ')}], ${shape(sig.kwargs.body)}]`;
   }
   return sig.task;

@@ -31,6 +31,11 @@ export type ResultPlan =
   | { readonly kind: 'group'; readonly id: string; readonly members: readonly ResultPlan[]; readonly parent: ResultPlan | null };
 
 export interface Plan {
+  /**
+   * Whether the workflow holds a chord, now or later (a chain step): the backend must be able to
+   * count chords, checked before anything is sent (Celery's `ensure_chords_allowed`).
+   */
+  readonly needsChords: boolean;
   /** Chord sizes to record before any message is sent. */
   readonly chordSizes: ReadonlyArray<{ readonly groupId: string; readonly size: number }>;
   readonly sends: readonly PlannedSend[];
@@ -50,7 +55,7 @@ export type ApplyExtras = Readonly<Record<string, unknown>>;
 export function plan(sig: Signature, ctx: PlanContext, args: readonly unknown[] = [], kwargs: Record<string, unknown> = {}, extras: ApplyExtras = {}): Plan {
   const planner = new Planner(ctx);
   const result = planner.apply(sig, args, kwargs, extras);
-  return { chordSizes: planner.chordSizes, sends: planner.sends, result };
+  return { needsChords: planner.needsChords || planner.chordSizes.length > 0, chordSizes: planner.chordSizes, sends: planner.sends, result };
 }
 
 /** The number of parts a chord header member contributes (Celery's `_chord._descend`). */
@@ -79,6 +84,7 @@ interface Freeze {
 class Planner {
   readonly sends: PlannedSend[] = [];
   readonly chordSizes: Array<{ groupId: string; size: number }> = [];
+  needsChords = false;
 
   constructor(private readonly ctx: PlanContext) {}
 
@@ -170,6 +176,7 @@ class Planner {
           })
         : this.freeze(task, { rootId: options['root_id'] as string | undefined });
       for (const errback of linkErrors) task = appendLinkError(task, errback);
+      if (isChord(task)) this.needsChords = true;
       frozen.push(task);
       results.push(resultOfFrozen(task));
       prev = task;
@@ -195,6 +202,7 @@ class Planner {
   }
 
   private applyChord(sig: ChordSignature, args: readonly unknown[], extras: ApplyExtras): ResultPlan {
+    this.needsChords = true;
     const options: Record<string, unknown> = { ...sig.options, ...definedOnly(extras) };
     const bodySig = sig.kwargs.body;
     if (!bodySig) throw new ConfigError('a chord without a body cannot be applied');

@@ -46,7 +46,8 @@ export async function applySignature(app: App, sig: Signature, options: CanvasAp
   if (from?.rootId) extras['root_id'] = from.rootId;
   const planned = plan(sig, { replyTo: app.oid, newId: randomUUID }, args, kwargs, extras);
   await app.connect();
-  if (planned.chordSizes.length) {
+  if (planned.needsChords) {
+    // A backend that refuses chords says so itself (rpc: Celery's NotImplementedError text).
     const chords = app.backend?.chords;
     if (!chords) throw new ConfigError('chords need a result backend that can count them (SQLite or Redis); the app has none that can');
     for (const { groupId, size } of planned.chordSizes) await chords.setSize(groupId, size, { expiresIn: app.resultExpires });
