@@ -19,6 +19,12 @@ export function registerCanvasTasks(app: App): void {
   app.task({ name: 'interop.ts.xsum', params: ['values'] }, (_ctx, values: number[]) => values.reduce((s, v) => s + v, 0));
 }
 
+/** The keys Celery 5.2's Redis backend keeps for a group: the saved group, and a chord's counters. */
+export function groupKeys(groupId: string): string[] {
+  const base = `celery-taskset-meta-${groupId}`;
+  return [base, `${base}.j`, `${base}.t`, `${base}.s`];
+}
+
 /** A result as py_canvas_commands.py reports it. */
 export interface PyCanvasOutcome {
   readonly id: string;

@@ -19,9 +19,9 @@ import { fileURLToPath } from 'node:url';
 import { App, consoleLogger, Worker } from '@celeriac/core';
 import { Redis } from 'ioredis';
 import { deletePrefixed, rawClient, REDIS_URL, redisSkipReason, uniquePrefix, withPrefix } from './backend-fixture.js';
-import { registerCanvasTasks } from './interop-canvas-checks.js';
-import { stopChild, untilReady, type Started } from './interop-processes.js';
-export type { Started };
+import { groupKeys, registerCanvasTasks } from './interop-canvas-checks.js';
+import { stopChild, untilReady, type Started, type WorkerChoice } from './interop-processes.js';
+export type { Started, WorkerChoice };
 
 export { REDIS_URL };
 export const PYTHON = process.env['CELERIAC_PYTHON'] ?? '/usr/bin/python3';
@@ -130,18 +130,6 @@ export class InteropScope {
     this.redis.disconnect();
   }
 
-}
-
-/** Which worker to start: its name (a random one by default) and queue (the scope's by default). */
-export interface WorkerChoice {
-  readonly name?: string;
-  readonly queue?: string;
-}
-
-/** The keys Celery 5.2's Redis backend keeps for a group: the saved group, and a chord's counters. */
-export function groupKeys(groupId: string): string[] {
-  const base = `celery-taskset-meta-${groupId}`;
-  return [base, `${base}.j`, `${base}.t`, `${base}.s`];
 }
 
 /** Outcome lines of `py_interop_client.py call`. */
