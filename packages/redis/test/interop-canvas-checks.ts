@@ -39,6 +39,8 @@ export interface PyCanvasLine {
   readonly parents?: PyCanvasOutcome[];
   readonly header?: PyCanvasOutcome[];
   readonly outcomes?: PyCanvasOutcome[];
+  /** The ids Celery chose for a workflow the test gave none (their keys are deleted at cleanup). */
+  readonly made?: { tasks: string[]; groups: string[] };
 }
 
 /** What the checks need from a test's scope. */
@@ -91,6 +93,82 @@ export async function pythonChord(run: CanvasRun): Promise<void> {
   assert.deepEqual(line.header?.map((h) => [h.id, h.value]), ids.header.map((id, i) => [id, i * i]));
   // celeriac reads the same results.
   assert.equal(await run.app.asyncResult(ids.body).get(WAIT), 30);
+}
+
+/** Runs a Python command whose ids Celery chose, and hands them to the scope. */
+async function pythonMade(run: CanvasRun, command: string): Promise<PyCanvasLine> {
+  const line = await run.python(command, {});
+  for (const id of line.made?.tasks ?? []) run.taskId(id);
+  for (const id of line.made?.groups ?? []) run.groupId(id);
+  return line;
+}
+
+const valueError = (message: string) => ({ type: 'ValueError', module: 'builtins', args: [message], str: message });
+
+/**
+ * Python: chain(py.add(2, 2), celeriac fail, py.add(1)): the celeriac worker marks the rest of the
+ * chain failed with the same error (as Celery 5.2 does), so Python's wait on the last step ends.
+ */
+export async function pythonChainFails(run: CanvasRun): Promise<void> {
+  const steps = [run.taskId(), run.taskId(), run.taskId()];
+  const line = await run.python('canvas-chain-fail', { steps });
+  assert.deepEqual(line.result, { id: steps[2], state: 'FAILURE', exception: valueError('boom') }, run.logs());
+  assert.deepEqual(line.parents, [
+    { id: steps[1], state: 'FAILURE', exception: valueError('boom') },
+    { id: steps[0], state: 'SUCCESS', value: 4 },
+  ]);
+}
+
+/**
+ * Python: chain(py.add(1, 1), group(ts.mul(2), ts.mul(3)), py.xsum(), ts.add(5)) is 15: Celery
+ * turns group-then-task into a chord whose body is chain(py.xsum, ts.add); the celeriac worker
+ * applies that chord (frozen by Python) as the chain's next step.
+ */
+export async function pythonNested(run: CanvasRun): Promise<void> {
+  const line = await pythonMade(run, 'canvas-nested');
+  assert.equal(line.result?.state, 'SUCCESS', `${JSON.stringify(line.result)}\n${run.logs()}`);
+  assert.equal(line.result?.value, 15);
+}
+
+/** Python: chord([chain(ts.mul(i, i), py.add(1)) for i in 0..2], ts.xsum()) is 8: each chain's last (Python) step counts. */
+export async function pythonHeaderChains(run: CanvasRun): Promise<void> {
+  const line = await pythonMade(run, 'canvas-header-chains');
+  assert.deepEqual(line.header?.map((h) => h.value), [1, 2, 5], `${JSON.stringify(line)}\n${run.logs()}`);
+  assert.equal(line.result?.value, 8);
+}
+
+/** celeriac: chain(ts.add(2, 2), py.fail, ts.add(1)): the Python worker marks the rest failed; celeriac's wait on the last step ends. */
+export async function celeriacChainFails(run: CanvasRun): Promise<void> {
+  const { py, ts } = run.queues;
+  const res = await run.app.apply(chain(on('interop.ts.add', ts, [2, 2]), on('interop.py.fail', py, ['no 7 here']), on('interop.ts.add', ts, [1])));
+  track(run, res);
+  for (const r of [res, res.parent as AsyncResult]) {
+    await assert.rejects(r.get(WAIT), (err: unknown) => {
+      assert.ok(err instanceof RemoteTaskError, `got ${String(err)}`);
+      assert.equal(err.name, 'ValueError');
+      assert.equal(err.message, 'no 7 here');
+      return true;
+    });
+  }
+  assert.equal(await (res.parent!.parent as AsyncResult).get(WAIT), 4);
+}
+
+/** celeriac: chain(ts.add(1, 1), group(py.mul(2), py.mul(3)), ts.xsum(), py.add(5)) is 15 (a chord inside, its body a chain). */
+export async function celeriacNested(run: CanvasRun): Promise<void> {
+  const { py, ts } = run.queues;
+  const res = await run.app.apply(chain(on('interop.ts.add', ts, [1, 1]), group(on('interop.py.mul', py, [2]), on('interop.py.mul', py, [3])), on('interop.ts.xsum', ts), on('interop.py.add', py, [5])));
+  track(run, res);
+  assert.equal(await res.get(WAIT), 15, run.logs());
+}
+
+/** celeriac: chord([chain(py.mul(i, i), ts.add(1)) for i in 0..2], py.xsum()) is 8: each chain's last (celeriac) step counts. */
+export async function celeriacHeaderChains(run: CanvasRun): Promise<void> {
+  const { py, ts } = run.queues;
+  const header = [0, 1, 2].map((i) => chain(on('interop.py.mul', py, [i, i]), on('interop.ts.add', ts, [1])));
+  const res = await run.app.apply(chord(header, on('interop.py.xsum', py)));
+  track(run, res);
+  assert.equal(await res.get(WAIT), 8, run.logs());
+  assert.deepEqual(await (res.parent as GroupResult).join(WAIT), [1, 2, 5]);
 }
 
 /** celeriac: chain(ts.add(2, 2), py.mul(4), ts.add(1)) is 17, with 16 and 4 before it. */
