@@ -61,7 +61,7 @@ export interface CanvasRun {
 
 const WAIT = { timeout: 60_000 };
 
-const on = (name: string, queue: string, args: unknown[] = []): Signature => signature(name, { args, options: { queue } });
+const on = (name: string, queue: string, args: unknown[] = [], immutable = false): Signature => signature(name, { args, options: { queue }, immutable });
 
 /** Hands every task and group id of an applied workflow to the scope (their keys are deleted at cleanup). */
 export function track(run: CanvasRun, result: AsyncResult | GroupResult): void {
@@ -106,7 +106,7 @@ async function pythonMade(run: CanvasRun, command: string): Promise<PyCanvasLine
 const valueError = (message: string) => ({ type: 'ValueError', module: 'builtins', args: [message], str: message });
 
 /**
- * Python: chain(py.add(2, 2), celeriac fail, py.add(1)): the celeriac worker marks the rest of the
+ * Python: chain(py.add(2, 2), celeriac fail (immutable), py.add(1)): the celeriac worker marks the rest of the
  * chain failed with the same error (as Celery 5.2 does), so Python's wait on the last step ends.
  */
 export async function pythonChainFails(run: CanvasRun): Promise<void> {
@@ -137,10 +137,10 @@ export async function pythonHeaderChains(run: CanvasRun): Promise<void> {
   assert.equal(line.result?.value, 8);
 }
 
-/** celeriac: chain(ts.add(2, 2), py.fail, ts.add(1)): the Python worker marks the rest failed; celeriac's wait on the last step ends. */
+/** celeriac: chain(ts.add(2, 2), py.fail (immutable), ts.add(1)): the Python worker marks the rest failed; celeriac's wait on the last step ends. */
 export async function celeriacChainFails(run: CanvasRun): Promise<void> {
   const { py, ts } = run.queues;
-  const res = await run.app.apply(chain(on('interop.ts.add', ts, [2, 2]), on('interop.py.fail', py, ['no 7 here']), on('interop.ts.add', ts, [1])));
+  const res = await run.app.apply(chain(on('interop.ts.add', ts, [2, 2]), on('interop.py.fail', py, ['no 7 here'], true), on('interop.ts.add', ts, [1])));
   track(run, res);
   for (const r of [res, res.parent as AsyncResult]) {
     await assert.rejects(r.get(WAIT), (err: unknown) => {
