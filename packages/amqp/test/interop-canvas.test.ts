@@ -6,11 +6,13 @@
  *
  * - results over `rpc://` (every result goes to the reply queue of the client that applied the
  *   workflow, whichever worker ran the step): a Python client's `chain(py.add, ts.mul, py.add)` and
- *   a celeriac client's `chain(ts.add, py.mul, ts.add)` are 17. Chords are left out here: the rpc
+ *   a celeriac client's `chain(ts.add, py.mul, ts.add)` are 17; a step failing on the other side
+ *   fails the rest of the chain there too. Chords are left out here: the rpc
  *   backend cannot count them (Celery refuses them, and so does celeriac).
  * - results in Redis (Celery's plain keys; chords counted in `celery-taskset-meta-<gid>.j/.s`):
- *   the same chains, both clients' chords (30), a group of Python tasks joined in order, and a
- *   failing header task on the other side failing the chord with ChordError, read by both clients.
+ *   the same chains, both clients' chords (30), a group of Python tasks joined in order, a
+ *   failing header task on the other side failing the chord with ChordError, read by both clients,
+ *   a chain holding a chord whose body is a chain, and chords whose header members are chains.
  *
  * Each setup has a vhost of its own (deleted afterwards) and remembers the Redis keys of its ids.
  * Skipped, with the reason, when RabbitMQ, Redis (second setup) or python3-celery is missing and
@@ -21,12 +23,18 @@ import type { App } from '@celeriac/core';
 import { AmqpInteropScope, interopSkipReason, REDIS_URL } from './interop-fixture.js';
 import {
   celeriacChain,
+  celeriacChainFails,
   celeriacChord,
   celeriacChordFails,
   celeriacGroup,
+  celeriacHeaderChains,
+  celeriacNested,
   pythonChain,
+  pythonChainFails,
   pythonChord,
   pythonChordFails,
+  pythonHeaderChains,
+  pythonNested,
   type CanvasRun,
   type PyCanvasLine,
 } from '../../redis/test/interop-canvas-checks.js';
@@ -68,6 +76,9 @@ describe('interop over AMQP: chains across Python Celery 5.2 and celeriac worker
 
   it('a Python client: chain(py.add, ts.mul, py.add) is 17', () => pythonChain(run));
   it('a celeriac client: chain(ts.add, py.mul, ts.add) is 17', () => celeriacChain(run));
+  // The failing worker marks the rest of the chain failed on the client's reply queue (the steps' reply_to).
+  it('a Python client: a failing celeriac step fails the rest of the chain', () => pythonChainFails(run));
+  it('a celeriac client: a failing Python step fails the rest of the chain', () => celeriacChainFails(run));
 });
 
 describe('interop over AMQP: workflows across Python Celery 5.2 and celeriac workers, results in Redis', { skip: await interopSkipReason({ redis: true }), timeout: 240_000 }, () => {
@@ -90,4 +101,8 @@ describe('interop over AMQP: workflows across Python Celery 5.2 and celeriac wor
   it('a celeriac client: chord([py.mul x5], ts.xsum) is 30, and with a mixed header', () => celeriacChord(run));
   it('a Python client: a failing celeriac header task fails the chord (ChordError, read by both)', () => pythonChordFails(run));
   it('a celeriac client: a failing Python header task fails the chord (ChordError, read by both)', () => celeriacChordFails(run));
+  it('a Python client: a chain with a group then tasks (a chord inside) is 15', () => pythonNested(run));
+  it('a celeriac client: a chain with a group then tasks (a chord inside) is 15', () => celeriacNested(run));
+  it('a Python client: a chord whose header members are chains ending in Python is 8', () => pythonHeaderChains(run));
+  it('a celeriac client: a chord whose header members are chains ending in celeriac is 8', () => celeriacHeaderChains(run));
 });

@@ -8,6 +8,9 @@
  *   (and with a header of both sides' tasks), a group of Python tasks joins in order;
  * - a failing header task on the other side fails the chord: the body is never run and its
  *   ChordError ("Dependency <id> raised ValueError(...)") is read by both clients.
+ * - a step failing on the other side fails the rest of a chain; a chain holding a chord whose body
+ *   is a chain (`chain(a, group(b, c), d, e)`); chords whose header members are chains ending on
+ *   the other side.
  *
  * Broker keys live under the test's prefix (kombu's `global_keyprefix` on the Python side);
  * results and chord counters use Celery's plain `celery-task-meta-<id>` and
