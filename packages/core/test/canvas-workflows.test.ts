@@ -133,6 +133,10 @@ describe('canvas workflows (memory broker and backend)', () => {
     assert.equal(typeof nested.id, 'string');
     assert.equal(await nested.get(T), 15);
     assert.equal(await (nested.parent as AsyncResult).get(T), 10);
+    // Then the header group, then the first step (Celery's prepare_steps).
+    const header = nested.parent!.parent as GroupResult;
+    assert.deepEqual(await header.join(T), [4, 6]);
+    assert.equal(await (header.parent as AsyncResult).get(T), 2);
   });
 
   it('a link callback gets the result prepended; parent_id is the finished task', async () => {

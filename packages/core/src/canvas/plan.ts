@@ -282,7 +282,8 @@ function flattenGroup(sig: GroupSignature): Signature[] {
 
 function resultOfFrozen(sig: Signature): ResultPlan {
   if (isGroup(sig)) return { kind: 'group', id: sig.options['task_id'] as string, members: sig.kwargs.tasks.map(resultOfFrozen), parent: null };
-  if (isChord(sig)) return resultOfFrozen(sig.kwargs.body);
+  // Celery's chord freeze: the body's result, the header group where the body's parents end.
+  if (isChord(sig)) return withRootParent(resultOfFrozen(sig.kwargs.body), resultOfFrozen(chordHeader(sig)));
   // A chain's result is its last step's, its parents the steps before (a chord's body can be one).
   if (isChain(sig)) return linkParents(sig.kwargs.tasks.map(resultOfFrozen).reverse());
   return { kind: 'task', id: sig.options['task_id'] as string, parent: null };
@@ -297,12 +298,13 @@ function withRootParent(result: ResultPlan, parent: ResultPlan): ResultPlan {
 }
 
 /**
- * Chain results, last step first: each result's parent is the step before it, unless it has one
- * already (a chain that is a chord's body: Celery's `prepare_steps` sets only missing parents).
+ * Chain results, last step first: each result's parents lead to the step before it. A step with
+ * parents of its own (a chord: its body, then its header group) gets it where they end, as
+ * Celery's `prepare_steps` does.
  */
 function linkParents(reversed: readonly ResultPlan[]): ResultPlan {
   let parent: ResultPlan | null = null;
-  for (let i = reversed.length - 1; i >= 0; i--) parent = { ...reversed[i]!, parent: reversed[i]!.parent ?? parent } as ResultPlan;
+  for (let i = reversed.length - 1; i >= 0; i--) parent = parent ? withRootParent(reversed[i]!, parent) : reversed[i]!;
   return parent!;
 }
 
