@@ -6,9 +6,10 @@
  *   py-amqp and, for the tests that keep results or records in it, Redis. A skip with the reason
  *   outside CI; under CI a missing dependency throws (a failure, not a skip).
  * - `AmqpInteropScope`: a test file's namespace — a RabbitMQ vhost of its own (`VhostScope`), one
- *   task queue, a scratch directory (records and release flags both languages can write), and,
- *   with `{ redis: true }`, a Redis key prefix plus the `celery-task-meta-<id>` keys of the task ids
- *   it handed out. It remembers the processes it started; `cleanup()` stops exactly those by PID,
+ *   task queue (and queues named after it, `sideQueue()`), a scratch directory (records and
+ *   release flags both languages can write), and, with `{ redis: true }`, a Redis key prefix plus
+ *   the `celery-task-meta-<id>` and `celery-taskset-meta-<gid>*` keys of the task and group ids it
+ *   handed out or was given. It remembers the processes it started; `cleanup()` stops exactly those by PID,
  *   deletes the vhost with everything in it, the directory, and exactly its Redis keys.
  * - Worker processes: a celeriac worker (this file run as a script, see `workerMain`) and a Celery
  *   worker (`celery worker -P threads`, fixtures/py_amqp_interop_worker.py); both print `ready`
@@ -27,7 +28,8 @@ import { fileURLToPath } from 'node:url';
 import { App, consoleLogger, Worker } from '@celeriac/core';
 import { Redis } from 'ioredis';
 import { amqpSkipReason, VhostScope } from './amqp-fixture.js';
-import { stopChild, untilReady, type Started } from '../../redis/test/interop-processes.js';
+import { stopChild, untilReady, type Started, type WorkerChoice } from '../../redis/test/interop-processes.js';
+import { groupKeys, registerCanvasTasks } from '../../redis/test/interop-canvas-checks.js';
 export type { Started };
 
 export const PYTHON = process.env['CELERIAC_PYTHON'] ?? '/usr/bin/python3';
@@ -117,10 +119,20 @@ export class AmqpInteropScope {
     return this.redis ? `${this.prefix}${name}` : name;
   }
 
-  /** A fresh task id; with Redis its `celery-task-meta-<id>` key is deleted at cleanup. */
-  taskId(): string {
-    const id = randomUUID();
+  /** Another queue of the scope's (`<queue>.<side>`), e.g. one per worker; in the vhost like the first. */
+  sideQueue(side: string): string {
+    return `${this.queue}.${side}`;
+  }
+
+  /** A fresh task id (or one made elsewhere); with Redis its `celery-task-meta-<id>` key is deleted at cleanup. */
+  taskId(id: string = randomUUID()): string {
     if (this.redis) this.resultKeys.add(`celery-task-meta-${id}`);
+    return id;
+  }
+
+  /** A fresh group id (or one made elsewhere); with Redis its saved group and chord keys are deleted at cleanup. */
+  groupId(id: string = randomUUID()): string {
+    if (this.redis) for (const key of groupKeys(id)) this.resultKeys.add(key);
     return id;
   }
 
@@ -141,17 +153,17 @@ export class AmqpInteropScope {
     return new App({ broker: this.brokerUrl, backend, defaultQueue: this.queue, logger: consoleLogger('error') });
   }
 
-  /** Starts a celeriac worker (this file as a script) on the scope's queue, concurrency 4. */
-  startCeleriacWorker(backend: string, name = `celeriac-${randomUUID().slice(0, 8)}`): Promise<Started> {
-    const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', SELF, 'worker', this.brokerUrl, backend, this.queue, `${name}@interop`, this.records], {
+  /** Starts a celeriac worker (this file as a script) on the scope's queue (or `queue`), concurrency 4. */
+  startCeleriacWorker(backend: string, { name = `celeriac-${randomUUID().slice(0, 8)}`, queue = this.queue }: WorkerChoice = {}): Promise<Started> {
+    const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', SELF, 'worker', this.brokerUrl, backend, queue, `${name}@interop`, this.records], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return untilReady(child, `${name}@interop`, this.started, WAIT_MS);
   }
 
-  /** Starts `celery worker` (fixtures/py_amqp_interop_worker.py) on the scope's queue, threads pool, -c 2. */
-  startPythonWorker(backend: string, name = `python-${randomUUID().slice(0, 8)}`): Promise<Started> {
-    const args = ['-m', 'celery', '-A', 'py_amqp_interop_worker', 'worker', '-Q', this.queue, '-c', '2', '-P', 'threads', '--without-mingle', '--without-gossip', '--without-heartbeat', '-n', `${name}@%h`, '-l', 'warning'];
+  /** Starts `celery worker` (fixtures/py_amqp_interop_worker.py) on the scope's queue (or `queue`), threads pool, -c 2. */
+  startPythonWorker(backend: string, { name = `python-${randomUUID().slice(0, 8)}`, queue = this.queue }: WorkerChoice = {}): Promise<Started> {
+    const args = ['-m', 'celery', '-A', 'py_amqp_interop_worker', 'worker', '-Q', queue, '-c', '2', '-P', 'threads', '--without-mingle', '--without-gossip', '--without-heartbeat', '-n', `${name}@%h`, '-l', 'warning'];
     const env = { ...process.env, INTEROP_BROKER_URL: this.brokerUrl, INTEROP_BACKEND_URL: backend, INTEROP_RECORDS: this.records, PYTHONDONTWRITEBYTECODE: '1' };
     const child = spawn(PYTHON, args, { cwd: FIXTURES, env, stdio: ['ignore', 'pipe', 'pipe'] });
     return untilReady(child, name, this.started, WAIT_MS);
@@ -257,6 +269,7 @@ async function workerMain(brokerUrl: string, backendUrl: string, queue: string, 
     await sleep(20);
     return 'celeriac';
   });
+  registerCanvasTasks(app);
   const worker = Worker.create(app, { queues: [queue], concurrency: 4, hostname, handleSignals: true });
   const running = worker.run();
   while (worker.state === 'starting') await sleep(10);

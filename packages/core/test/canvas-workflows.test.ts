@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   chain,
+  chord,
   chunks,
   decodeTaskMessage,
   group,
@@ -32,6 +33,7 @@ describe('canvas workflows (memory broker and backend)', () => {
   let mul: ReturnType<typeof defineTasks>['mul'];
   let fail: ReturnType<typeof defineTasks>['fail'];
   let onErr: ReturnType<typeof defineTasks>['onErr'];
+  let xsum: ReturnType<typeof defineTasks>['xsum'];
 
   function defineTasks(a: App) {
     return {
@@ -40,6 +42,7 @@ describe('canvas workflows (memory broker and backend)', () => {
       fail: a.task({ name: 't.fail', maxRetries: 0 }, (_ctx, ..._args: unknown[]) => {
         throw new RangeError('boom');
       }),
+      xsum: a.task('t.xsum', (_ctx, values: number[]) => values.reduce((s, v) => s + v, 0)),
       onErr: a.task('t.on_err', (_ctx, ...args: unknown[]) => {
         errbackCalls.push(args);
         return 'handled';
@@ -50,7 +53,7 @@ describe('canvas workflows (memory broker and backend)', () => {
   before(() => {
     broker = new RecordingBroker();
     app = memoryApp(broker);
-    ({ add, mul, fail, onErr } = defineTasks(app));
+    ({ add, mul, fail, onErr, xsum } = defineTasks(app));
     ({ stop } = startWorker(app));
   });
   after(async () => {
@@ -115,6 +118,25 @@ describe('canvas workflows (memory broker and backend)', () => {
     const fan = await app.apply(chain(add.s(1, 1), group(add.s(1), add.s(2))));
     assert.ok(fan instanceof GroupResult);
     assert.deepEqual(await fan.join(T), [3, 4]);
+  });
+
+  it('a chord whose body is a chain: the result is the body\'s last step, its parent the step before', async () => {
+    // The body's result used to be read off the chain signature itself, which has no id: get() waited on "undefined".
+    const direct = await app.apply(chord([add.s(1, 1), add.s(2, 2)], chain(xsum.s(), mul.s(2))));
+    assert.equal(typeof direct.id, 'string');
+    assert.equal(await direct.get(T), 12);
+    assert.equal(await (direct.parent as AsyncResult).get(T), 6);
+    assert.ok(direct.parent!.parent instanceof GroupResult, 'the header is the first body step\'s parent');
+    assert.deepEqual(await direct.parent!.parent.join(T), [2, 4]);
+    // Celery's rule makes this one: chain(a, chord([b, c], chain(xsum, add))).
+    const nested = (await app.apply(chain(add.s(1, 1), group(mul.s(2), mul.s(3)), xsum.s(), add.s(5)))) as AsyncResult;
+    assert.equal(typeof nested.id, 'string');
+    assert.equal(await nested.get(T), 15);
+    assert.equal(await (nested.parent as AsyncResult).get(T), 10);
+    // Then the header group, then the first step (Celery's prepare_steps).
+    const header = nested.parent!.parent as GroupResult;
+    assert.deepEqual(await header.join(T), [4, 6]);
+    assert.equal(await (header.parent as AsyncResult).get(T), 2);
   });
 
   it('a link callback gets the result prepended; parent_id is the finished task', async () => {

@@ -4,7 +4,8 @@
  *
  * - `InteropScope`: a test's namespace — a key prefix for every broker key (celeriac's `key_prefix`
  *   = kombu's `global_keyprefix`, so both sides meet under it and the shared `unacked` hash is never
- *   touched), a queue, task ids whose `celery-task-meta-<id>` keys it remembers (Celery 5.2's result
+ *   touched), a queue (and queues named after it, `sideQueue()`), task and group ids whose
+ *   `celery-task-meta-<id>` and `celery-taskset-meta-<gid>*` keys it remembers (Celery 5.2's result
  *   backend knows no prefix), and the processes it started. `cleanup()` stops those by PID, then
  *   deletes exactly its keys.
  * - Worker processes: a celeriac worker (this file run as a script, see `workerMain`) and a Celery
@@ -18,8 +19,9 @@ import { fileURLToPath } from 'node:url';
 import { App, consoleLogger, Worker } from '@celeriac/core';
 import { Redis } from 'ioredis';
 import { deletePrefixed, rawClient, REDIS_URL, redisSkipReason, uniquePrefix, withPrefix } from './backend-fixture.js';
-import { stopChild, untilReady, type Started } from './interop-processes.js';
-export type { Started };
+import { groupKeys, registerCanvasTasks } from './interop-canvas-checks.js';
+import { stopChild, untilReady, type Started, type WorkerChoice } from './interop-processes.js';
+export type { Started, WorkerChoice };
 
 export { REDIS_URL };
 export const PYTHON = process.env['CELERIAC_PYTHON'] ?? '/usr/bin/python3';
@@ -61,10 +63,20 @@ export class InteropScope {
     return `${this.prefix}${name}`;
   }
 
-  /** A fresh task id; its result key is deleted at cleanup. */
-  taskId(): string {
-    const id = randomUUID();
+  /** Another queue of the scope's (`<queue>.<side>`), e.g. one per worker; under the prefix like the first. */
+  sideQueue(side: string): string {
+    return `${this.queue}.${side}`;
+  }
+
+  /** A fresh task id (or one made elsewhere, e.g. by app.apply()); its result key is deleted at cleanup. */
+  taskId(id: string = randomUUID()): string {
     this.resultKeys.add(`celery-task-meta-${id}`);
+    return id;
+  }
+
+  /** A fresh group id (or one made elsewhere); its saved group and chord keys are deleted at cleanup. */
+  groupId(id: string = randomUUID()): string {
+    for (const key of groupKeys(id)) this.resultKeys.add(key);
     return id;
   }
 
@@ -73,17 +85,17 @@ export class InteropScope {
     return new App({ broker: this.brokerUrl, backend: this.backendUrl, defaultQueue: this.queue, logger: consoleLogger('error') });
   }
 
-  /** Starts a celeriac worker (this file as a script) on the scope's queue. */
-  startCeleriacWorker(name = `celeriac-${randomUUID().slice(0, 8)}`): Promise<Started> {
-    const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', SELF, 'worker', this.brokerUrl, this.backendUrl, this.queue, `${name}@interop`], {
+  /** Starts a celeriac worker (this file as a script) on the scope's queue (or `queue`). */
+  startCeleriacWorker({ name = `celeriac-${randomUUID().slice(0, 8)}`, queue = this.queue }: WorkerChoice = {}): Promise<Started> {
+    const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', SELF, 'worker', this.brokerUrl, this.backendUrl, queue, `${name}@interop`], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return untilReady(child, `${name}@interop`, this.started, WAIT_MS);
   }
 
-  /** Starts `celery worker` (fixtures/py_interop_worker.py) on the scope's queue, threads pool, -c 2. */
-  startPythonWorker(name = `python-${randomUUID().slice(0, 8)}`): Promise<Started> {
-    const args = ['-m', 'celery', '-A', 'py_interop_worker', 'worker', '-Q', this.queue, '-c', '2', '-P', 'threads', '--without-mingle', '--without-gossip', '--without-heartbeat', '-n', `${name}@%h`, '-l', 'warning'];
+  /** Starts `celery worker` (fixtures/py_interop_worker.py) on the scope's queue (or `queue`), threads pool, -c 2. */
+  startPythonWorker({ name = `python-${randomUUID().slice(0, 8)}`, queue = this.queue }: WorkerChoice = {}): Promise<Started> {
+    const args = ['-m', 'celery', '-A', 'py_interop_worker', 'worker', '-Q', queue, '-c', '2', '-P', 'threads', '--without-mingle', '--without-gossip', '--without-heartbeat', '-n', `${name}@%h`, '-l', 'warning'];
     const env = { ...process.env, INTEROP_REDIS_URL: REDIS_URL, INTEROP_PREFIX: this.prefix, PYTHONDONTWRITEBYTECODE: '1' };
     const child = spawn(PYTHON, args, { cwd: FIXTURES, env, stdio: ['ignore', 'pipe', 'pipe'] });
     return untilReady(child, name, this.started, WAIT_MS);
@@ -173,6 +185,7 @@ async function workerMain(brokerUrl: string, backendUrl: string, queue: string, 
     await sleep(20);
     return 'celeriac';
   });
+  registerCanvasTasks(app);
   const worker = Worker.create(app, { queues: [queue], concurrency: 4, hostname, handleSignals: true });
   const running = worker.run();
   while (worker.state === 'starting') await sleep(10);

@@ -13,6 +13,12 @@ export interface Started {
   log(): string;
 }
 
+/** Which worker a scope starts: its name (a random one by default) and queue (the scope's by default). */
+export interface WorkerChoice {
+  readonly name?: string;
+  readonly queue?: string;
+}
+
 /** Resolves once `child` prints `ready` (rejects if it exits first, or after `waitMs`); adds it to `started`. */
 export function untilReady(child: ChildProcess, name: string, started: Set<Started>, waitMs: number): Promise<Started> {
   let tail = '';

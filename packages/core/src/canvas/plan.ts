@@ -222,12 +222,12 @@ class Planner {
     const members = flattenGroup(header).map((m, i) => this.freeze(clone(m), { groupId, chord: body, groupIndex: i, rootId }));
     if (members.length === 0) {
       const applied = this.apply(body, [[]], {}, {});
-      return { ...applied, parent: { kind: 'group', id: groupId, members: [], parent: null } } as ResultPlan;
+      return withRootParent(applied, { kind: 'group', id: groupId, members: [], parent: null });
     }
     // The header may carry the body it was frozen with earlier (a chord inside a chain): this one wins.
     const frozenHeader: GroupSignature = { ...header, kwargs: { tasks: members }, options: { ...header.options, chord: body } };
     const headerResult = this.applyGroup(frozenHeader, headerArgs, { ...options, task_id: groupId });
-    return { ...bodyResult, parent: headerResult } as ResultPlan;
+    return withRootParent(bodyResult, headerResult);
   }
 
   /** Celery's `freeze`: ids and reply_to in the options, kept when already there. */
@@ -282,14 +282,29 @@ function flattenGroup(sig: GroupSignature): Signature[] {
 
 function resultOfFrozen(sig: Signature): ResultPlan {
   if (isGroup(sig)) return { kind: 'group', id: sig.options['task_id'] as string, members: sig.kwargs.tasks.map(resultOfFrozen), parent: null };
-  if (isChord(sig)) return resultOfFrozen(sig.kwargs.body);
+  // Celery's chord freeze: the body's result, the header group where the body's parents end.
+  if (isChord(sig)) return withRootParent(resultOfFrozen(sig.kwargs.body), resultOfFrozen(chordHeader(sig)));
+  // A chain's result is its last step's, its parents the steps before (a chord's body can be one).
+  if (isChain(sig)) return linkParents(sig.kwargs.tasks.map(resultOfFrozen).reverse());
   return { kind: 'task', id: sig.options['task_id'] as string, parent: null };
 }
 
-/** Chain results, last step first: each result's parent is the step before it. */
+/**
+ * `result` with `parent` set where its parents end (Celery's chord freeze: the header becomes the
+ * parent of the body's first result without one, so a chain body keeps its own steps' links).
+ */
+function withRootParent(result: ResultPlan, parent: ResultPlan): ResultPlan {
+  return { ...result, parent: result.parent ? withRootParent(result.parent, parent) : parent } as ResultPlan;
+}
+
+/**
+ * Chain results, last step first: each result's parents lead to the step before it. A step with
+ * parents of its own (a chord: its body, then its header group) gets it where they end, as
+ * Celery's `prepare_steps` does.
+ */
 function linkParents(reversed: readonly ResultPlan[]): ResultPlan {
   let parent: ResultPlan | null = null;
-  for (let i = reversed.length - 1; i >= 0; i--) parent = { ...reversed[i]!, parent } as ResultPlan;
+  for (let i = reversed.length - 1; i >= 0; i--) parent = parent ? withRootParent(reversed[i]!, parent) : reversed[i]!;
   return parent!;
 }
 
