@@ -12,6 +12,8 @@ import type { ChordFigures, ChordRow } from './chord-row.js';
 interface DriverChord {
   readonly tasks: number;
   readonly ms: number;
+  readonly appliedMs: number;
+  readonly bodyStoredMs: number | null;
   readonly bodyReady: number;
   readonly headerVerified: number;
   readonly workerSucceeded: number;
@@ -29,8 +31,8 @@ export function celeryChordRow(target: RedisTarget, options: CeleryOptions): Cho
     },
     async run(config): Promise<ChordFigures> {
       const scene = await runCeleryScene(target, options, config, ['chord', '--tasks', String(config.chordTasks)]);
-      const f = figures<DriverChord>(scene, ['tasks', 'ms', 'bodyReady', 'headerVerified', 'workerSucceeded']);
-      return { tasks: f.tasks, ms: f.ms, bodySucceeded: f.bodyReady === 1, headerVerified: f.headerVerified, workerSucceeded: f.workerSucceeded, workerCpuMs: f.workerCpuMs };
+      const f = figures<DriverChord>(scene, ['tasks', 'ms', 'appliedMs', 'bodyReady', 'headerVerified', 'workerSucceeded']);
+      return { tasks: f.tasks, ms: f.ms, appliedMs: f.appliedMs, bodyStoredMs: typeof f.bodyStoredMs === 'number' ? f.bodyStoredMs : null, bodySucceeded: f.bodyReady === 1, headerVerified: f.headerVerified, workerSucceeded: f.workerSucceeded, workerCpuMs: f.workerCpuMs };
     },
   };
 }

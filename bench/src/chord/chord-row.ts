@@ -5,7 +5,9 @@
  * chord is built before it on both sides. Both rows store every header result and the body's
  * (Celery's default for chords) and count the parts in Celery's keys
  * (`celery-taskset-meta-<group id>.j` / `.s`); each runs one untimed round trip first, so
- * connections and result subscriptions are up on both sides.
+ * connections and result subscriptions are up on both sides. Two more times are taken from the
+ * same start: until applying returned, and until the body's result key said SUCCESS (read every
+ * 5 ms), which does not depend on how the client waits.
  */
 import type { ScenarioConfig, Traits } from '../contestant.js';
 
@@ -17,6 +19,13 @@ export interface ChordFigures {
   readonly tasks: number;
   /** From just before applying the chord until the body's `get()` returned. */
   readonly ms: number;
+  /** From the same start until applying returned (the size recorded, every header task sent). */
+  readonly appliedMs: number;
+  /**
+   * From the same start until the body's result key said SUCCESS, read every 5 ms from when
+   * applying returned: the worker side, whatever the client's wait costs. Null if never seen.
+   */
+  readonly bodyStoredMs: number | null;
   /** Whether the body's stored result says SUCCESS (read after the clock stopped). */
   readonly bodySucceeded: boolean;
   /** Header tasks whose stored result says SUCCESS (read after the clock stopped). */
