@@ -25,6 +25,8 @@ export interface ScenarioConfig {
   readonly latencyRuns: number;
   /** Untimed round trips before those (connections, caches, JIT). */
   readonly warmup: number;
+  /** Header tasks of the chord group's one chord (chord/chord-row.ts). */
+  readonly chordTasks: number;
 }
 
 /** What a row's figures include, printed next to them. */

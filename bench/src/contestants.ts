@@ -13,6 +13,7 @@ import { redisStore } from './celeriac-redis/celeriac-redis-store.js';
 import { celeryContestant } from './celery-py/celery-contestant.js';
 import type { Contestant } from './contestant.js';
 import { AMQP_ROW_NAMES } from './amqp/amqp-row.js';
+import { CHORD_ROW_NAMES } from './chord/chord-row.js';
 import { describeDurability, probeRedis, type RedisInfo, type RedisServer, type RedisTarget } from './redis-db.js';
 
 export const CONTESTANT_NAMES = ['celeriac-sqlite', 'celeriac-memory', 'celeriac-redis', 'bullmq-redis', 'bee-queue-redis', 'celery-py-redis'] as const;
@@ -54,10 +55,12 @@ export async function allContestants(options: ContestantOptions): Promise<Lineup
 /** The contestants named in `only` (all available when null), or an error naming the problem. */
 export function selectContestants(lineup: Lineup, only: readonly string[] | null): Contestant[] {
   if (!only) return [...lineup.contestants];
-  const known: readonly string[] = [...CONTESTANT_NAMES, ...AMQP_ROW_NAMES];
+  const groups: readonly string[] = [...AMQP_ROW_NAMES, ...CHORD_ROW_NAMES];
+  const known: readonly string[] = [...CONTESTANT_NAMES, ...groups];
   const unknown = only.filter((name) => !known.includes(name));
   if (unknown.length) throw new Error(`unknown contestant(s) ${unknown.join(', ')}; known: ${known.join(', ')}`);
-  return only.filter((name) => !(AMQP_ROW_NAMES as readonly string[]).includes(name)).map((name) => {
+  // The AMQP and chord groups' rows are run by their groups (main.ts).
+  return only.filter((name) => !groups.includes(name)).map((name) => {
     const found = lineup.contestants.find((c) => c.name === name);
     if (found) return found;
     const reason = lineup.unavailable.find((u) => u.name === name)?.reason ?? 'not available';
@@ -65,7 +68,8 @@ export function selectContestants(lineup: Lineup, only: readonly string[] | null
   });
 }
 
-function celeryVersion(python: string): { version: string } | { error: string } {
+/** Celery's version under `python`, or why Celery and redis-py cannot be imported there. */
+export function celeryVersion(python: string): { version: string } | { error: string } {
   try {
     const out = execFileSync(python, ['-c', 'import celery, redis; print(celery.__version__)'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
     return { version: out.trim() };

@@ -10,6 +10,7 @@ import { describeCommit, describeMachine, RESULTS_SCHEMA, writeRunRecord, type R
 import { runContestant, type RowResult } from './runner.js';
 import { describeTarget, evaluateTargets } from './targets.js';
 import { formatAmqpReport, runAmqpGroup } from './amqp/amqp-group.js';
+import { formatChordReport, runChordGroup } from './chord/chord-group.js';
 
 async function main(): Promise<number> {
   // Exiting (rather than dying of the signal) runs the exit hooks that stop worker processes and
@@ -41,6 +42,8 @@ async function main(): Promise<number> {
   const rows: RowResult[] = [];
   for (const contestant of contestants) rows.push(await runContestant(contestant, config, log));
   const amqp = await runAmqpGroup({ url: options.amqp, python: options.python, only: options.only, cpuProfileDir: options.cpuProfileDir }, config, log);
+  const chordOptions = { redis: options.redis, redisInfo: lineup.redis, redisDb: options.redisDb, python: options.python, only: options.only, cpuProfileDir: options.cpuProfileDir };
+  const chord = await runChordGroup(chordOptions, config, log);
 
   const targets = evaluateTargets(rows);
   console.log('');
@@ -50,6 +53,10 @@ async function main(): Promise<number> {
   if (amqp) {
     console.log('');
     for (const line of formatAmqpReport(amqp)) console.log(line);
+  }
+  if (chord) {
+    console.log('');
+    for (const line of formatChordReport(chord)) console.log(line);
   }
 
   const record: RunRecord = {
@@ -63,9 +70,10 @@ async function main(): Promise<number> {
     rows,
     targets,
     amqp,
+    chord,
   };
   if (options.save) for (const path of writeRunRecord(options.outDir, record)) log(`wrote ${path}`);
-  const problems = [...rows, ...(amqp?.rows ?? [])].flatMap((r) => r.problems.map((p) => `${r.contestant}: ${p}`));
+  const problems = [...rows, ...(amqp?.rows ?? []), ...(chord?.rows ?? [])].flatMap((r) => r.problems.map((p) => `${r.contestant}: ${p}`));
   for (const p of problems) log(`PROBLEM ${p}`);
   return problems.length ? 1 : 0;
 }

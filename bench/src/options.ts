@@ -35,6 +35,7 @@ export const USAGE = `usage: npm run start --workspace bench -- [options]   (or 
   --concurrency N      tasks one worker runs at once (BENCH_CONCURRENCY, default 100)
   --low-concurrency N  the bulk processing is measured at this concurrency too (BENCH_LOW_CONCURRENCY, default 1)
   --batch N            tasks per bulk send (BENCH_BATCH, default 1000)
+  --chord-tasks N      header tasks of the chord group's chord (BENCH_CHORD_TASKS, default 10000)
   --only a,b           contestants to run, e.g. celeriac-redis,bullmq-redis (BENCH_ONLY, default all that can run)
   --out DIR            where the JSON record is written (BENCH_OUT, default bench/results)
   --no-save            print only, write no JSON
@@ -46,10 +47,11 @@ export const USAGE = `usage: npm run start --workspace bench -- [options]   (or 
                        (BENCH_AMQP_URL, default amqp://guest:guest@127.0.0.1:5672)
 
 contestants: celeriac-sqlite, celeriac-memory, celeriac-redis, bullmq-redis, bee-queue-redis, celery-py-redis
-AMQP rows (end to end only): celeriac-amqp, raw-amqplib, celery-py-amqp`;
+AMQP rows (end to end only): celeriac-amqp, raw-amqplib, celery-py-amqp
+chord rows (one chord on Redis; printed as celeriac-redis, celery-py-redis): chord:celeriac-redis, chord:celery-py-redis`;
 
 const DEFAULT_OUT = fileURLToPath(new URL('../results', import.meta.url));
-const VALUE_FLAGS = ['tasks', 'latency', 'warmup', 'concurrency', 'low-concurrency', 'batch', 'only', 'out', 'cpu-prof', 'redis', 'redis-db', 'python', 'amqp'];
+const VALUE_FLAGS = ['tasks', 'latency', 'warmup', 'concurrency', 'low-concurrency', 'batch', 'chord-tasks', 'only', 'out', 'cpu-prof', 'redis', 'redis-db', 'python', 'amqp'];
 
 export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): BenchOptions {
   const flags = new Map<string, string>();
@@ -82,6 +84,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
       concurrency: int('concurrency', 'BENCH_CONCURRENCY', 100, 1),
       lowConcurrency: int('low-concurrency', 'BENCH_LOW_CONCURRENCY', 1, 1),
       batch: int('batch', 'BENCH_BATCH', 1_000, 1),
+      chordTasks: int('chord-tasks', 'BENCH_CHORD_TASKS', 10_000, 1),
     },
     only: only ? only.split(',').map((s) => s.trim()).filter(Boolean) : null,
     outDir: pick('out', 'BENCH_OUT') ?? DEFAULT_OUT,

@@ -9,11 +9,15 @@ import { join } from 'node:path';
 import type { ScenarioConfig } from './contestant.js';
 import type { RedisInfo } from './redis-db.js';
 import type { AmqpGroupResult } from './amqp/amqp-group.js';
+import type { ChordGroupResult } from './chord/chord-group.js';
 import type { RowResult } from './runner.js';
 import type { Target } from './targets.js';
 
-/** Bumped when the shape of the file changes (2: `processLow`, `redis`, targets with ratios). */
-export const RESULTS_SCHEMA = 3;
+/**
+ * Bumped when the shape of the file changes (2: `processLow`, `redis`, targets with ratios;
+ * 3: `amqp`; 4: `chord` and `config.chordTasks`). Older fields keep their meaning.
+ */
+export const RESULTS_SCHEMA = 4;
 
 export interface Machine {
   readonly cpuModel: string;
@@ -38,6 +42,8 @@ export interface RunRecord {
   readonly targets: readonly Target[];
   /** The AMQP rows (end to end on RabbitMQ) and their targets; null when they did not run. */
   readonly amqp: AmqpGroupResult | null;
+  /** The chord rows (one chord of `config.chordTasks` header tasks on Redis) and their target; null when they did not run. */
+  readonly chord: ChordGroupResult | null;
 }
 
 export function describeMachine(): Machine {

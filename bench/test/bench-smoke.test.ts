@@ -3,9 +3,10 @@
  * count matches what was sent. No timing is asserted. First the celeriac rows (real worker
  * process, real SQLite file), then the Redis rows (celeriac, BullMQ, bee-queue, Python Celery) on
  * databases 2–5 of the local Redis, apart from the 10–13 a full `npm run bench` uses and the 6–9 of
- * the Redis tests' own-db fixtures; then the AMQP rows (celeriac, the raw amqplib loop, Python
- * Celery) in vhosts of their own. The Redis and AMQP runs are skipped when their server or Python
- * Celery is missing, except under CI, where that fails.
+ * the Redis tests' own-db fixtures; then the chord group (celeriac and Python Celery, one small
+ * chord each, on the same databases); then the AMQP rows (celeriac, the raw amqplib loop, Python
+ * Celery) in vhosts of their own. The Redis, chord and AMQP runs are skipped when their server or
+ * Python Celery is missing, except under CI, where that fails.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -80,11 +81,12 @@ it('a small run of the celeriac rows: counts add up, the record has every field,
   const record = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as RunRecord;
   assert.deepEqual(readFileSync(join(out, files[0]!), 'utf8'), readFileSync(join(out, 'latest.json'), 'utf8'));
 
-  assert.equal(record.schema, 3);
+  assert.equal(record.schema, 4);
   assert.equal(record.amqp, null, "the AMQP rows run only when asked for or with no --only");
+  assert.equal(record.chord, null, 'the chord rows run only when asked for or with no --only');
   assert.ok(Date.parse(record.startedAt) <= Date.parse(record.finishedAt));
   assert.ok(record.machine.cpus > 0 && record.machine.node.startsWith('v') && record.machine.loadAverage >= 0);
-  assert.deepEqual(record.config, { tasks: 300, latencyRuns: 20, warmup: 5, concurrency: 10, lowConcurrency: 1, batch: 100 });
+  assert.deepEqual(record.config, { tasks: 300, latencyRuns: 20, warmup: 5, concurrency: 10, lowConcurrency: 1, batch: 100, chordTasks: 10_000 });
   assert.deepEqual(record.rows.map((r) => r.contestant), ['celeriac-sqlite', 'celeriac-memory']);
   for (const row of record.rows) assertCounts(row, record.config);
   assert.deepEqual(record.targets.map((t) => [t.contestant, t.metric, t.against]), [['celeriac-sqlite', 'endToEnd', null]]);
@@ -121,6 +123,44 @@ it('a small run of the Redis rows: every count adds up for celeriac, BullMQ, bee
   assert.equal(record.targets.filter((t) => t.contestant === 'celeriac-redis').length, 8);
   assert.match(run.stdout, /^\| celeriac-redis \/ bullmq-redis\s+\|/m);
   assert.match(run.stdout, /^target: celeriac-redis latency p50 <= 1× bee-queue-redis: (met|NOT met)/m);
+});
+
+it('a small run of the chord group: both chords complete, every count adds up, the table and the target are there', async (t) => {
+  const options = parseOptions([]);
+  const redis = await probeRedis(options.redis);
+  const celery = spawnSync(options.python, ['-c', 'import celery, redis'], { encoding: 'utf8' });
+  const missing = [
+    ...('error' in redis ? [redis.error] : []),
+    ...(celery.status === 0 ? [] : [`${options.python} cannot import celery and redis (apt-get install python3-celery python3-redis)`]),
+  ];
+  if (missing.length) {
+    if (process.env['CI']) assert.fail(`the chord rows cannot run under CI: ${missing.join('; ')}`);
+    t.skip(`chord rows not run: ${missing.join('; ')}`);
+    return;
+  }
+  const out = join(dir, 'chord-results');
+  const args = ['--only', 'chord:celeriac-redis,chord:celery-py-redis', '--redis-db', '2', '--chord-tasks', '40', '--concurrency', '10', '--out', out];
+  const run = await runBench(args, process.env, 120_000);
+  assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+  const record = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as RunRecord;
+  assert.deepEqual(record.rows, [], 'no scenario rows were asked for');
+  assert.equal(record.amqp, null);
+  assert.equal(record.config.chordTasks, 40);
+  assert.ok(record.chord, 'the record has the chord group');
+  assert.deepEqual(record.chord.rows.map((r) => r.contestant), ['celeriac-redis', 'celery-py-redis']);
+  for (const row of record.chord.rows) {
+    assert.deepEqual(row.problems, [], row.contestant);
+    assert.equal(row.tasks, 40, row.contestant);
+    assert.equal(row.headerVerified, 40, `${row.contestant}: every header result stored`);
+    assert.equal(row.bodySucceeded, true, `${row.contestant}: the body's result stored`);
+    assert.equal(row.workerSucceeded, 42, `${row.contestant}: the round trip, the header and the body ran`);
+    assert.equal(row.concurrency, 10);
+    assert.ok(row.appliedMs > 0 && row.bodyStoredMs !== null && row.bodyStoredMs > 0 && row.ms > 0 && row.perSecond > 0, row.contestant);
+    for (const key of ['store', 'resultsStored', 'durability', 'acks', 'worker'] as const) assert.ok(row.traits[key], `${row.contestant} traits.${key}`);
+  }
+  assert.deepEqual(record.chord.targets.map((x) => [x.contestant, x.against, x.bound]), [['celeriac-redis', 'celery-py-redis', 5]]);
+  assert.match(run.stdout, /^\| celeriac-redis \| 40 \|/m, 'the chord table is printed');
+  assert.match(run.stdout, /^target: celeriac-redis chord >= 5× celery-py-redis: (met|NOT met)/m);
 });
 
 it('a small run of the AMQP rows: counts add up, the table and both targets are there', async (t) => {

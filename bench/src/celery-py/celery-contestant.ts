@@ -39,30 +39,44 @@ process.once('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
 
+/** The worker's traits, shared by the scenarios' rows and the chord group's row. */
+export const CELERY_WORKER_TRAITS = 'separate process (-P threads)';
+
+/**
+ * Runs one driver scenario (celery_driver.py `driverArgs`) on `target`, claimed empty, against a
+ * fresh worker at `config.concurrency`: the driver's JSON, and the worker's CPU time while the
+ * driver ran (enqueue included).
+ */
+export async function runCeleryScene(
+  target: RedisTarget,
+  options: CeleryOptions,
+  config: Pick<ScenarioConfig, 'concurrency'>,
+  driverArgs: readonly string[],
+): Promise<{ out: unknown; workerCpuMs: number | null }> {
+  return withEmptyDb(target, async () => {
+    const queue = `bench-${process.pid}-${Date.now()}`;
+    const node = `${queue}@bench`;
+    const env = { ...process.env, CELERY_BENCH_URL: redisDbUrl(target), CELERY_BENCH_QUEUE: queue, PYTHONPATH: HERE };
+    const workerArgs = ['-m', 'celery', '-A', 'celery_bench', 'worker', '-P', 'threads', '-c', String(config.concurrency)];
+    workerArgs.push('--without-mingle', '--without-gossip', '--without-heartbeat', '-Q', `${queue}.idle`, '-n', node, '--loglevel', 'WARNING');
+    const worker = start(options.python, workerArgs, env);
+    try {
+      const driver = start(options.python, [`${HERE}celery_driver.py`, ...driverArgs, '--node', node], env);
+      // The driver waits for the worker to answer a ping first: its start-up is mostly counted.
+      const cpuBefore = procCpuMs(worker.child.pid);
+      const exit = await driver.exited;
+      if (exit !== 0) throw new Error(`celery_driver.py ${driverArgs.join(' ')} exited with ${exit}\n${driver.stderr()}\nworker:\n${worker.stderr()}`);
+      const cpuAfter = procCpuMs(worker.child.pid);
+      const workerCpuMs = cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null;
+      return { out: JSON.parse(driver.stdout()) as unknown, workerCpuMs };
+    } finally {
+      await stop(worker);
+    }
+  });
+}
+
 export function celeryContestant(target: RedisTarget, options: CeleryOptions): Contestant {
-  /** The driver's JSON, and the worker's CPU time while the driver ran (enqueue included). */
-  async function scene(config: ScenarioConfig, driverArgs: readonly string[]): Promise<{ out: unknown; workerCpuMs: number | null }> {
-    return withEmptyDb(target, async () => {
-      const queue = `bench-${process.pid}-${Date.now()}`;
-      const node = `${queue}@bench`;
-      const env = { ...process.env, CELERY_BENCH_URL: redisDbUrl(target), CELERY_BENCH_QUEUE: queue, PYTHONPATH: HERE };
-      const workerArgs = ['-m', 'celery', '-A', 'celery_bench', 'worker', '-P', 'threads', '-c', String(config.concurrency)];
-      workerArgs.push('--without-mingle', '--without-gossip', '--without-heartbeat', '-Q', `${queue}.idle`, '-n', node, '--loglevel', 'WARNING');
-      const worker = start(options.python, workerArgs, env);
-      try {
-        const driver = start(options.python, [`${HERE}celery_driver.py`, ...driverArgs, '--node', node], env);
-        // The driver waits for the worker to answer a ping first: its start-up is mostly counted.
-        const cpuBefore = procCpuMs(worker.child.pid);
-        const exit = await driver.exited;
-        if (exit !== 0) throw new Error(`celery_driver.py ${driverArgs.join(' ')} exited with ${exit}\n${driver.stderr()}\nworker:\n${worker.stderr()}`);
-        const cpuAfter = procCpuMs(worker.child.pid);
-        const workerCpuMs = cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null;
-        return { out: JSON.parse(driver.stdout()) as unknown, workerCpuMs };
-      } finally {
-        await stop(worker);
-      }
-    });
-  }
+  const scene = (config: ScenarioConfig, driverArgs: readonly string[]) => runCeleryScene(target, options, config, driverArgs);
 
   return {
     name: 'celery-py-redis',
@@ -72,7 +86,7 @@ export function celeryContestant(target: RedisTarget, options: CeleryOptions): C
       resultsStored: 'yes (celery-task-meta-<id>, ignore_result False)',
       durability: target.durability,
       acks: 'early (Celery default; prefetch multiplier 4)',
-      worker: 'separate process (-P threads)',
+      worker: CELERY_WORKER_TRAITS,
     },
     bulk: async (config) => figures<BulkFigures>(await scene(config, ['bulk', '--tasks', String(config.tasks)]), ['tasks', 'enqueueMs', 'queued', 'processMs', 'verified', 'workerSucceeded']),
     endToEnd: async (config) => figures<EndToEndFigures>(await scene(config, ['e2e', '--tasks', String(config.tasks)]), ['tasks', 'ms', 'verified', 'workerSucceeded']),
@@ -86,7 +100,7 @@ export function celeryContestant(target: RedisTarget, options: CeleryOptions): C
 }
 
 /** The driver's JSON, checked to have every field as a number, with the worker's CPU time. */
-function figures<T>({ out, workerCpuMs }: { out: unknown; workerCpuMs: number | null }, fields: readonly string[]): T {
+export function figures<T>({ out, workerCpuMs }: { out: unknown; workerCpuMs: number | null }, fields: readonly string[]): T {
   const record = out as Record<string, unknown>;
   const missing = fields.filter((f) => typeof record?.[f] !== 'number');
   if (missing.length) throw new Error(`celery_driver.py printed ${JSON.stringify(out)}: no number for ${missing.join(', ')}`);

@@ -4,6 +4,9 @@ worker ...`) and by its driver (celery_driver.py). Configured by the environment
   CELERY_BENCH_URL    redis://host:port/db, broker and result backend alike
   CELERY_BENCH_QUEUE  the queue the scenario's tasks go to (unique per scenario)
 
+Tasks: `bench.noop` (no arguments, returns nothing) and `bench.noop_body` (the chord scenario's
+body: takes the header's results, returns nothing).
+
 Everything else is Celery 5.2's default: results stored in Redis (ignore_result False, kept a
 day), JSON, acks early, prefetch multiplier 4. The only additions are a counter of the tasks this
 worker ran successfully and a remote-control command that reads it, so the row reports the same
@@ -26,6 +29,11 @@ app.conf.update(task_default_queue=QUEUE, task_ignore_result=False)
 @app.task(name="bench.noop")
 def noop():
     pass
+
+
+@app.task(name="bench.noop_body")
+def noop_body(results):
+    """The chord scenario's body: receives the header's results, does nothing with them."""
 
 
 _succeeded = 0

@@ -4,21 +4,33 @@
   celery_driver.py bulk    --node NODE --tasks N    {tasks, enqueueMs, queued, processMs, verified, workerSucceeded}
   celery_driver.py e2e     --node NODE --tasks N    {tasks, ms, verified, workerSucceeded}
   celery_driver.py latency --node NODE --runs N --warmup W   {samplesMs}
+  celery_driver.py chord   --node NODE --tasks N    {tasks, ms, appliedMs, bodyStoredMs, bodyReady, headerVerified, workerSucceeded}
 
 The worker starts consuming an idle queue only; the scenario's queue is added with the
 `add_consumer` remote-control command when the clock starts (bulk) or before it (the others), so
 loading Python and connecting stay outside the timed section, as for the Node rows.
 Sends are Celery's own: one `apply_async()` per task (Celery has no bulk send). "Done" is every
 task's `celery-task-meta-<id>` key in Redis saying SUCCESS, read with MGET a window at a time.
+
+The chord scenario, after one untimed round trip (so the result consumer is subscribed, as on
+the celeriac side): `chord([noop.s() for _ in range(N)], noop_body.s())` is built, then the clock
+runs from `apply_async()` (Celery's chord: the size recorded, then one publish per header task)
+until the body's `AsyncResult.get()` returns. Also timed: until `apply_async()` returned, and
+until the body's result key says SUCCESS (a second thread reads it every 5 ms from then on: the
+worker side, whatever the client's wait costs). Counted afterwards: the header results that say
+SUCCESS and whether the body's does.
 """
 import argparse
 import json
 import sys
+import threading
 import time
 
 import redis
 
-from celery_bench import QUEUE, URL, app, noop
+from celery import chord
+
+from celery_bench import QUEUE, URL, app, noop, noop_body
 
 WINDOW = 512
 POLL_S = 0.005
@@ -71,6 +83,24 @@ def wait_all(client, ids, timeout_s=600):
             time.sleep(POLL_S)
 
 
+def watch_stored(client, task_id, start):
+    """A thread that reads `task_id`'s result key every 5 ms; its `ms` is set when it says SUCCESS."""
+    stored = {"ms": None}
+
+    def poll():
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            value = client.get(meta_key(task_id))
+            if value is not None and b'"SUCCESS"' in value:
+                stored["ms"] = ms_since(start)
+                return
+            time.sleep(POLL_S)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    return thread, stored
+
+
 def count_success(client, ids):
     succeeded = 0
     for i in range(0, len(ids), 1000):
@@ -86,7 +116,7 @@ def ms_since(start):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("scenario", choices=["bulk", "e2e", "latency"])
+    parser.add_argument("scenario", choices=["bulk", "e2e", "latency", "chord"])
     parser.add_argument("--node", required=True)
     parser.add_argument("--tasks", type=int, default=0)
     parser.add_argument("--runs", type=int, default=0)
@@ -114,6 +144,21 @@ def main():
         ms = ms_since(start)
         out = {"tasks": len(ids), "ms": ms, "verified": count_success(client, ids),
                "workerSucceeded": worker_succeeded(args.node)}
+    elif args.scenario == "chord":
+        start_consuming(args.node)
+        noop.delay().get(timeout=30)
+        workflow = chord([noop.s() for _ in range(args.tasks)], noop_body.s())
+        client.ping()  # the watcher's connection is up before the clock starts
+        start = time.perf_counter()
+        body = workflow.apply_async()
+        applied_ms = ms_since(start)
+        poller, stored = watch_stored(client, body.id, start)
+        body.get(timeout=600)
+        ms = ms_since(start)
+        poller.join()
+        header_ids = [r.id for r in body.parent.results]
+        out = {"tasks": len(header_ids), "ms": ms, "appliedMs": applied_ms, "bodyStoredMs": stored["ms"], "bodyReady": int(body.successful()),
+               "headerVerified": count_success(client, header_ids), "workerSucceeded": worker_succeeded(args.node)}
     else:
         start_consuming(args.node)
         for _ in range(args.warmup):
