@@ -131,7 +131,7 @@ export class RedisBroker implements Broker {
         return this.taken.take(this.open().client, consumer, queues, order, now);
       },
       waitAndTake: async (consumer, blocking, list, queues, order) => {
-        await this.upkeep.first;
+        if (!this.upkeep.firstDone) await this.upkeep.first;
         const wait = { blocking: blocking.client, commands: this.open().client, list, timeoutS: this.options.blockTimeoutMs / 1000 };
         return this.taken.waitAndTake(wait, consumer, queues, order);
       },
