@@ -137,6 +137,13 @@ export class RedisBackend implements ResultBackend, GroupStore {
           autoResubscribe: false,
           // A SUBSCRIBE waits for the connection however long it takes, instead of failing.
           maxRetriesPerRequest: null,
+          // ioredis (5.x) sends its ready check (INFO) only once its CLIENT SETINFO replies are
+          // in, while a SUBSCRIBE issued meanwhile is written at once (Redis allows it while
+          // loading): the INFO then meets a connection in subscriber mode, the ready check fails
+          // and the connection is dropped and made again, with a warning. Seen when a client's
+          // second task was sent while this connection was still starting. A subscriber sends
+          // nothing else, so it does without the check.
+          enableReadyCheck: false,
         }),
       this.logger,
       delay,

@@ -131,7 +131,7 @@ export class RedisBroker implements Broker {
         return this.taken.take(this.open().client, consumer, queues, order, now);
       },
       waitAndTake: async (consumer, blocking, list, queues, order) => {
-        await this.upkeep.first;
+        if (!this.upkeep.firstDone) await this.upkeep.first;
         const wait = { blocking: blocking.client, commands: this.open().client, list, timeoutS: this.options.blockTimeoutMs / 1000 };
         return this.taken.waitAndTake(wait, consumer, queues, order);
       },
@@ -156,14 +156,12 @@ export class RedisBroker implements Broker {
   }
 
   async publishMany(messages: readonly OutgoingMessage[]): Promise<void> {
-    const items = messages.map(({ message, options }) => {
-      checkQueue(options.queue, 'publish option "queue"');
-      const priority = publishPriority(message, options.priority);
-      const envelope = encodeEnvelope(message, { queue: options.queue, priority, deliveryTag: randomUUID() });
-      return { queue: options.queue, key: this.keys.list(options.queue, priority), envelope };
-    });
+    const items = messages.map((m) => this.pushItem(m));
     const conn = this.open();
     if (items.length === 0) return;
+    // One message to a queue already declared (a client sending a task and awaiting it): one
+    // LPUSH of its own, without a pipeline object around it.
+    if (items.length === 1 && this.declared.has(items[0]!.queue) && conn.state === 'ready') return this.pushOne(conn, items[0]!);
     const queues = [...new Set(items.map((i) => i.queue))];
     const what = queues.length === 1 ? `publish to queue "${queues[0]}"` : `publish to ${queues.length} queues`;
     // Not handed to ioredis before the connection is up, so a publish that times out was not sent.
@@ -189,6 +187,26 @@ export class RedisBroker implements Broker {
     }
     if (failed) throw failed;
     for (const q of undeclared) this.declared.add(q);
+  }
+
+  /** A message as the envelope to push and the list it goes to. */
+  private pushItem({ message, options }: OutgoingMessage): PushItem {
+    checkQueue(options.queue, 'publish option "queue"');
+    const priority = publishPriority(message, options.priority);
+    const envelope = encodeEnvelope(message, { queue: options.queue, priority, deliveryTag: randomUUID() });
+    return { queue: options.queue, key: this.keys.list(options.queue, priority), envelope };
+  }
+
+  /** One message, on a ready connection, to a declared queue: LPUSH alone (see publishMany). */
+  private async pushOne(conn: BrokerConnection, item: PushItem): Promise<void> {
+    try {
+      await conn.client.lpush(item.key, item.envelope);
+    } catch (err) {
+      if (classifyRedisError(err) === 'reconnect') {
+        throw new RedisUnavailableError(`publish to queue "${item.queue}"`, this.options.server, 'the connection dropped during the publish: it may or may not have been published', { cause: err });
+      }
+      throw err;
+    }
   }
 
   async consume(queues: readonly string[], onDelivery: (delivery: Delivery) => void, options: ConsumeOptions): Promise<Consumer> {
@@ -335,6 +353,13 @@ export class RedisBroker implements Broker {
   private forget(consumer: RedisConsumer): void {
     this.consumers.delete(consumer);
   }
+}
+
+interface PushItem {
+  readonly queue: string;
+  /** The list it goes to (its priority step's). */
+  readonly key: string;
+  readonly envelope: string;
 }
 
 function checkQueue(queue: unknown, what: string): asserts queue is string {

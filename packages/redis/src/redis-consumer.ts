@@ -103,6 +103,8 @@ export class RedisConsumer implements Consumer {
   /** Batches that arrived after cancel() are given back; cancel() waits for that (bounded). */
   private readonly late = new Set<Promise<void>>();
   private readonly loop: Promise<void>;
+  /** The main list of each queue (the key a wait blocks on), built once. */
+  private readonly mainLists = new Map<string, string>();
 
   constructor(
     private readonly host: ConsumerHost,
@@ -288,7 +290,9 @@ export class RedisConsumer implements Consumer {
         () => (this.learningId = false),
       );
     }
-    const list = this.host.mainList(this.queues[this.order[0] ?? 0]!);
+    const queue = this.queues[this.order[0] ?? 0]!;
+    let list = this.mainLists.get(queue);
+    if (list === undefined) this.mainLists.set(queue, (list = this.host.mainList(queue)));
     return this.host.waitAndTake(this, blocking, list, this.queues, this.order);
   }
 

@@ -11,7 +11,7 @@
  * stored SUCCESS is never replaced, and a repeated write stores the same value.
  */
 import { retryDriverOperation, type Logger } from '@celeriac/core';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Lane, Rider } from './shared-lane.js';
 import { classifyRedisError } from './redis-errors.js';
 import { STORE_AND_PUBLISH_MANY } from './result-scripts.js';
@@ -80,11 +80,12 @@ export class ResultWrites implements Rider {
   }
 
   /**
-   * Rider: adds the writes waiting now to a take's pipeline, each batch with its own callback; a
-   * batch whose command fails (connection lost, script not loaded...) goes again on its own path.
+   * Rider: issues the writes waiting now on a take's (corked) connection, each batch with its own
+   * callback; a batch whose command fails (connection lost, script not loaded...) goes again on
+   * its own path.
    */
-  board(pipeline: ChainableCommander | null): void {
-    if (pipeline === null) return this.flush();
+  board(client: Redis | null): void {
+    if (client === null) return this.flush();
     const writes = this.pending;
     this.pending = [];
     for (let i = 0; i < writes.length; i += MAX_BATCH) {
@@ -93,7 +94,7 @@ export class ResultWrites implements Rider {
       // Tracked until its reply (or its resend) is settled, so drain() waits for a ride too.
       let rode!: () => void;
       this.track(new Promise<void>((resolve) => (rode = resolve)));
-      pipeline.evalsha(STORE_AND_PUBLISH_MANY.sha, keys.length, ...keys, ...args, (err?: Error | null, replies?: unknown) => {
+      client.evalsha(STORE_AND_PUBLISH_MANY.sha, keys.length, ...keys, ...args, (err?: Error | null, replies?: unknown) => {
         const out = replies as unknown[] | undefined;
         if (err || !Array.isArray(out) || out.some((r) => typeof r === 'string' && classifyRedisError(replyError(r)) !== 'fatal')) {
           void this.send(batch).then(rode);

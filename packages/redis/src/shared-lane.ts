@@ -6,22 +6,25 @@
  * A worker that finishes a task writes its result (backend) and, at the end of the same
  * event-loop turn, asks for more messages (broker): two connections, two socket writes, two
  * replies to wake up for. On this kind of machine a socket write and the wake-up for its reply
- * cost more than the rest of a no-op task's handling. Through a lane, the broker's take pipeline
+ * cost more than the rest of a no-op task's handling. Through a lane, the broker's take write
  * carries the turn's result writes ahead of its own commands: one write, and the results still go
  * out first.
  *
  * The contract: a rider (result-writes.ts) with writes waiting checks `takePending` before it
  * sends them on its own. A take that is decided on marks itself pending (`expectTake`), and when
- * it is built calls `board(pipeline)`; a take that is dropped calls `board(null)`, and the riders
+ * it is built calls `board(client)` (its connection, corked); a take that is dropped calls `board(null)`, and the riders
  * send their writes themselves. A rider whose boarded commands fail sends them again on its own
  * path, with its own retries: boarding never loses a write.
  */
-import type { ChainableCommander } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { RedisConnectionConfig } from './redis-url.js';
 
 export interface Rider {
-  /** Adds the writes waiting now to `pipeline`; with null, sends them on its own. */
-  board(pipeline: ChainableCommander | null): void;
+  /**
+   * Issues the writes waiting now on `client`, the take's connection, whose socket is corked
+   * (corked-writes.ts): they leave in the take's write, ahead of it. With null, sends them on its own.
+   */
+  board(client: Redis | null): void;
 }
 
 export class Lane {
@@ -43,12 +46,12 @@ export class Lane {
     this.pendingTakes++;
   }
 
-  /** Hands `pipeline` (or, for a dropped take, null) to every rider. */
-  board(pipeline: ChainableCommander | null): void {
+  /** Hands the take's connection (or, for a dropped take, null) to every rider. */
+  board(client: Redis | null): void {
     this.pendingTakes--;
     // A dropped take while another is still coming: that one carries the writes.
-    if (pipeline === null && this.pendingTakes > 0) return;
-    for (const rider of this.riders) rider.board(pipeline);
+    if (client === null && this.pendingTakes > 0) return;
+    for (const rider of this.riders) rider.board(client);
   }
 }
 

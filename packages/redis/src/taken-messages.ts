@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { Delivery, Logger, RawMessage } from '@celeriac/core';
 import type { Redis } from 'ioredis';
 import { ACK, TAKE } from './broker-scripts.js';
+import { corked } from './corked-writes.js';
 import type { AckSlot, HeldDeliveries, Held } from './held-deliveries.js';
 import { decodeEnvelope } from './kombu-envelope.js';
 import { PRIORITY_STEPS, type KombuKeys } from './kombu-keys.js';
@@ -77,21 +78,17 @@ export class TakenMessages {
       this.lane.board(null);
       return this.notSent(acks, order);
     }
-    // The turn's result writes, when the backend shares this server (shared-lane.ts), go first
-    // in the same write.
-    const riders = client.pipeline();
-    this.lane.board(riders);
     const request = this.request(queues, order, limit, acks.claim());
     let reply: TakeReply;
     try {
-      if (riders.length === 0) {
-        reply = (await TAKE.run(client, request.keys, request.args)) as TakeReply;
-      } else {
-        const replies = await riders.evalsha(TAKE.sha, request.keys.length, ...request.keys, ...request.args).exec();
-        const took = replies?.[replies.length - 1];
-        if (took?.[0] && !took[0].message.startsWith('NOSCRIPT')) throw took[0];
-        reply = (took && !took[0] ? took[1] : await TAKE.run(client, request.keys, request.args)) as TakeReply;
-      }
+      // The turn's result writes, when the backend shares this server (shared-lane.ts), go first
+      // in the same write.
+      // (TAKE.run issues its EVALSHA before it first awaits: inside the corked write.)
+      const taking = corked(client, () => {
+        this.lane.board(client);
+        return TAKE.run(client, request.keys, request.args);
+      });
+      reply = (await taking) as TakeReply;
     } catch (err) {
       acks.failed();
       throw err;
@@ -125,45 +122,48 @@ export class TakenMessages {
       this.lane.board(null);
       return this.notSent(acks, order);
     }
-    const pipeline = wait.blocking.pipeline();
-    // The turn's result writes first (shared-lane.ts): answered at once, ahead of the wait.
-    this.lane.board(pipeline);
-    const riders = pipeline.length;
+    const client = wait.blocking;
     const request = this.request(queues, order, limit, []);
     const tags = acks.claim();
-    if (tags.length === 0) {
-      acks.applied(0);
-    } else {
-      pipeline.evalsha(ACK.sha, 2, this.keys.unacked, this.keys.unackedIndex, ...tags, (err?: Error | null, removed?: unknown) => {
-        // NOSCRIPT included: sent again on their own, where the script is loaded.
-        if (err) acks.failed();
-        else acks.applied(Number(removed));
-      });
-    }
-    let replies: [Error | null, unknown][] | null;
+    // A failing wait (not a timeout) is kept to be reported below; its reply (the element it
+    // found) is not needed, hence a Buffer, not decoded.
+    let waitError: Error | null = null;
+    let taking: Promise<unknown>;
     try {
-      replies = await pipeline
-        .blmove(wait.list, wait.list, 'RIGHT', 'RIGHT', wait.timeoutS)
-        .evalsha(TAKE.sha, request.keys.length, ...request.keys, ...request.args)
-        .exec();
+      taking = corked(client, () => {
+        // The turn's result writes first (shared-lane.ts): answered at once, ahead of the wait.
+        this.lane.board(client);
+        if (tags.length === 0) {
+          acks.applied(0);
+        } else {
+          client.evalsha(ACK.sha, 2, this.keys.unacked, this.keys.unackedIndex, ...tags, (err?: Error | null, removed?: unknown) => {
+            // NOSCRIPT included: sent again on their own, where the script is loaded.
+            if (err) acks.failed();
+            else acks.applied(Number(removed));
+          });
+        }
+        client.blmoveBuffer(wait.list, wait.list, 'RIGHT', 'RIGHT', wait.timeoutS, (err?: Error | null) => {
+          if (err) waitError = err;
+        });
+        return client.evalsha(TAKE.sha, request.keys.length, ...request.keys, ...request.args);
+      });
+    } catch (err) {
+      acks.failed();
+      throw err;
+    }
+    let reply: TakeReply;
+    try {
+      // The server lost its script cache (restart, SCRIPT FLUSH): EVAL it once on the command connection.
+      reply = (await taking.catch((err: unknown) => retryUncached(err, wait.commands, request))) as TakeReply;
     } finally {
-      // Without a reply to the ACK (the pipeline never went out), the acks go on their own; a
-      // no-op once that reply was seen.
+      // Without a reply to the ACK (the connection dropped before it), the acks go on their own;
+      // a no-op once that reply was seen.
       acks.failed();
     }
-    replies?.splice(0, riders + (tags.length > 0 ? 1 : 0));
-    const [waited, took] = replies ?? [];
-    let reply = took?.[1] as TakeReply | undefined;
-    const takeError = took ? took[0] : new Error('the wait-and-take pipeline was aborted');
-    if (takeError) {
-      // The server lost its script cache (restart, SCRIPT FLUSH): EVAL it once on the command connection.
-      if (!takeError.message.startsWith('NOSCRIPT')) throw takeError;
-      reply = (await TAKE.run(wait.commands, request.keys, request.args)) as TakeReply;
-    }
-    const batch = await this.handOut(reply!, request.queues, order, consumer, limit);
+    const batch = await this.handOut(reply, request.queues, order, consumer, limit);
     // A failing wait (not a timeout) with nothing taken: report it, so the consumer backs off
     // instead of spinning on a wait that returns at once.
-    if (waited?.[0] && batch.deliveries.length === 0 && batch.deadLettered === 0) throw waited[0];
+    if (waitError && batch.deliveries.length === 0 && batch.deadLettered === 0) throw waitError;
     return batch;
   }
 
@@ -254,6 +254,12 @@ export class TakenMessages {
 }
 
 const SETTLED = Promise.resolve();
+
+/** A take that failed with NOSCRIPT (the server lost its script cache) runs once more with EVAL. */
+function retryUncached(err: unknown, client: Redis, request: TakeRequest): Promise<unknown> {
+  if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+  return TAKE.run(client, request.keys, request.args);
+}
 
 /** Resolves in the check phase of this event-loop turn, after what the turn's I/O started. */
 function endOfTurn(): Promise<void> {

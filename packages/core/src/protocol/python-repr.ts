@@ -52,12 +52,23 @@ export function pyRepr(value: unknown, maxlen: number | null = null): string {
 
 /** saferepr() of an args tuple, as Celery computes `argsrepr`. */
 export function argsRepr(args: readonly unknown[]): string {
+  // No arguments, the common case: what the token stream below gives, without running it.
+  if (args.length === 0) return '()';
   return saferepr(new Tuple(args), REPR_MAX_LENGTH);
 }
 
 /** saferepr() of a kwargs dict, as Celery computes `kwargsrepr`. */
 export function kwargsRepr(kwargs: Record<string, unknown>): string {
+  if (isEmptyPlainObject(kwargs)) return '{}';
   return saferepr(kwargs, REPR_MAX_LENGTH);
+}
+
+/** A plain object (or null-prototype one) without keys: its repr is `{}` however it was made. */
+function isEmptyPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const _ in value) return false;
+  return true;
 }
 
 /** A stack of iterators read as one: Python's `chain([start], items, [end], rest)`. */
