@@ -100,8 +100,19 @@ function putTag(tag: number, bytes: number): void {
   scratch[at++] = tag;
 }
 
-/** amqplib's codec.js `encodeTable`: every enumerable key, own or inherited, but undefined values. */
+/**
+ * amqplib's codec.js `encodeTable`: every enumerable key, own or inherited, but undefined values.
+ *
+ * amqplib's `Args.publish` hands over the headers as `Object.create(options.headers)` (with CC and
+ * BCC set on it when given), and a for-in over an object whose prototype has the enumerable keys
+ * takes V8's slow path (keys collected afresh each time, each read a lookup up the chain): that,
+ * more than the writes, made amqplib's encoder slow (a Celery header table: about 6 µs of 8 in a
+ * micro-benchmark). With no own keys, a for-in over the prototype visits the same keys in the same
+ * order (the chain beyond it is the same), at the speed of a plain object.
+ */
 function putTable(table: Record<string, unknown>): void {
+  const proto = Object.getPrototypeOf(table) as Record<string, unknown> | null;
+  if (proto !== null && proto !== Object.prototype && Object.getOwnPropertyNames(table).length === 0) table = proto;
   room(4);
   const start = at;
   at += 4;

@@ -115,7 +115,10 @@ describe('amqp: publish frames encoded in one pass', { skip }, () => {
     });
     const task = publishFields('', 'celery', { contentType: 'application/json', contentEncoding: 'utf-8', headers, deliveryMode: 2, priority: 0, correlationId: 'f3a9', replyTo: 'r1' });
     const result = publishFields('', 'r1', { correlationId: 'f3a9', contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 1, priority: 0 });
-    for (const [fields, content] of [[task, Buffer.from('[[2, 2], {}, {}]')], [result, Buffer.from('{"status": "SUCCESS"}')], [result, Buffer.alloc(0)]] as const) {
+    // amqplib sets CC and BCC on the object it wraps the headers in: own keys first, then the rest.
+    const cc = publishFields('', 'celery', { headers: { BCC: 'old', a: 1, CC: 'shadowed' } });
+    Object.assign(cc['headers'] as object, { CC: ['x'], BCC: ['y', 'z'] });
+    for (const [fields, content] of [[task, Buffer.from('[[2, 2], {}, {}]')], [result, Buffer.from('{"status": "SUCCESS"}')], [result, Buffer.alloc(0)], [cc, Buffer.from('x')]] as const) {
       const ours = encodePublish(1, fields, fields, content);
       assert.ok(ours, 'encoded here');
       assert.deepEqual(ours, amqplibBytes(original, prototype, fields, content));
