@@ -42,6 +42,8 @@ export interface AmqpBrokerOptions {
   readonly logger?: Logger;
 }
 
+const SETTLED = Promise.resolve();
+
 /** A delivery of this broker, with what settling it needs. */
 interface AmqpDelivery extends Delivery {
   readonly raw: ConsumeMessage;
@@ -193,15 +195,27 @@ export class AmqpBroker implements Broker {
       deliveryTag: String(message.properties['correlation_id'] ?? msg.fields.deliveryTag),
       redelivered: msg.fields.redelivered,
       priority: typeof msg.properties.priority === 'number' ? msg.properties.priority : 0,
-      ack: async () => {
-        if (delivery.settled) return;
+      // Settling only queues a frame for the end of the turn (settle-batch.ts): done at once, and
+      // one shared promise rather than an async function's own per message.
+      ack: () => {
+        if (delivery.settled) return SETTLED;
         delivery.settled = true;
-        settle.ack(msg);
+        try {
+          settle.ack(msg);
+        } catch (err) {
+          return Promise.reject(err);
+        }
+        return SETTLED;
       },
-      reject: async (requeue: boolean) => {
-        if (delivery.settled) return;
+      reject: (requeue: boolean) => {
+        if (delivery.settled) return SETTLED;
         delivery.settled = true;
-        settle.reject(msg, requeue);
+        try {
+          settle.reject(msg, requeue);
+        } catch (err) {
+          return Promise.reject(err);
+        }
+        return SETTLED;
       },
     };
     return delivery;

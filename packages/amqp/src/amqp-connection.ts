@@ -10,6 +10,7 @@ import { abortableSleep as sleep, type Logger } from '@celeriac/core';
 import type { AmqpUrl } from './amqp-url.js';
 import { AmqpUnavailableError } from './amqp-errors.js';
 import { coalesceWrites } from './coalesce-writes.js';
+import { fastPublish } from './publish-frames.js';
 
 const MAX_BACKOFF_MS = 5000;
 
@@ -117,6 +118,7 @@ export class AmqpConnection {
 
   private adopt(model: ChannelModel): void {
     if (!coalesceWrites(model)) this.logger.debug('amqp: amqplib internals differ from 2.x: frames are written one by one');
+    if (!fastPublish(model)) this.logger.debug('amqp: amqplib internals differ from 2.x (or its publish frames do): amqplib encodes each publish');
     this.model = model;
     this.generationNo++;
     const generation = this.generationNo;

@@ -122,32 +122,35 @@ export class AmqpPublisher {
     }
     const failed: Outgoing[] = [];
     let nack: unknown = null;
-    const confirms: Promise<void>[] = [];
+    // One promise for all the confirms (a publish of a thousand tasks waited on a thousand).
+    let unconfirmed = 1;
+    let allConfirmed!: () => void;
+    const confirmed = new Promise<void>((resolve) => (allConfirmed = resolve));
+    const confirm = () => {
+      if (--unconfirmed === 0) allConfirmed();
+    };
     for (const m of messages) {
       if (open.closed) {
         failed.push(m);
         continue;
       }
+      unconfirmed++;
       let full = false;
-      confirms.push(
-        new Promise<void>((resolve) => {
-          try {
-            full = !channel.publish(m.exchange, m.routingKey, m.content, m.options, (err: unknown) => {
-              if (err && isNack(err)) nack ??= err;
-              else if (err) failed.push(m);
-              resolve();
-            });
-          } catch {
-            // The channel is closed already: this one goes again on the next channel.
-            failed.push(m);
-            resolve();
-          }
-        }),
-      );
+      try {
+        full = !channel.publish(m.exchange, m.routingKey, m.content, m.options, (err: unknown) => {
+          if (err && isNack(err)) nack ??= err;
+          else if (err) failed.push(m);
+          confirm();
+        });
+      } catch {
+        // The channel is closed already: this one goes again on the next channel.
+        failed.push(m);
+        confirm();
+      }
       if (full) await drainedOrClosed(channel, open);
     }
-    const confirmed = await beforeDeadline(Promise.all(confirms), deadline);
-    return confirmed ? { failed, nack } : 'timeout';
+    confirm();
+    return (await beforeDeadline(confirmed, deadline)) ? { failed, nack } : 'timeout';
   }
 }
 

@@ -22,7 +22,7 @@
  */
 import { ConfigError, consoleLogger, States, type AdapterContext, type BackendCapabilities, type Logger, type ResultBackend, type ResultMeta, type ResultWatch, type SetResultOptions } from '@celeriac/core';
 import { randomUUID } from 'node:crypto';
-import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConsumeMessage, Options } from 'amqplib';
 import { AmqpBroker } from './amqp-broker.js';
 import type { Outgoing } from './amqp-publisher.js';
 
@@ -45,6 +45,7 @@ export class RpcChordsNotSupportedError extends ConfigError {
 const DAY_MS = 86_400_000;
 const MAX_KEPT = 100_000;
 const EXPIRES_HEADER = 'x-celeriac-expires';
+const RESOLVED = Promise.resolve();
 
 interface Kept {
   readonly meta: ResultMeta;
@@ -61,7 +62,7 @@ export class RpcBackend implements ResultBackend {
   private stopListening: (() => void) | null = null;
   private closed = false;
   /** Results waiting for the end of the turn to be published together (see send()). */
-  private outgoing: { readonly message: Outgoing; resolve(): void; reject(err: unknown): void }[] = [];
+  private outgoing: { readonly messages: Outgoing[]; readonly done: Promise<void> } | null = null;
   /** Results sent to our own queue, by message id: resolved when they arrive. */
   private readonly ownSends = new Map<string, () => void>();
 
@@ -104,69 +105,86 @@ export class RpcBackend implements ResultBackend {
   }
 
   async get(taskId: string): Promise<ResultMeta | null> {
+    return this.kept(taskId, Date.now());
+  }
+
+  /** One promise for all of them (not one per id: a waiter reads thousands per second). */
+  async getMany(taskIds: readonly string[]): Promise<(ResultMeta | null)[]> {
+    const now = Date.now();
+    return taskIds.map((id) => this.kept(id, now));
+  }
+
+  /** The state received for a task and still kept at `now`, or null. */
+  private kept(taskId: string, now: number): ResultMeta | null {
     const kept = this.states.get(taskId);
     if (!kept) return null;
-    if (kept.until <= Date.now()) {
+    if (kept.until <= now) {
       this.states.delete(taskId);
       return null;
     }
     return kept.meta;
   }
 
-  async getMany(taskIds: readonly string[]): Promise<(ResultMeta | null)[]> {
-    return Promise.all(taskIds.map((id) => this.get(id)));
+  set(taskId: string, meta: ResultMeta, options: SetResultOptions = {}): Promise<void> {
+    const replyTo = options.replyTo;
+    if (typeof replyTo !== 'string' || replyTo === '') return RESOLVED;
+    let message: Outgoing;
+    try {
+      const body = JSON.stringify({ task_id: taskId, status: meta.status, result: meta.result, traceback: meta.traceback, children: meta.children ?? [] });
+      const publish: Options.Publish = { correlationId: options.correlationId ?? taskId, contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 1, priority: 0 };
+      const expiresIn = options.expiresIn;
+      // Only when it is not the default a receiver assumes (one day): most results carry no header.
+      if (typeof expiresIn === 'number' && expiresIn > 0 && Math.ceil(expiresIn * 1000) !== DAY_MS) publish.headers = { [EXPIRES_HEADER]: Math.ceil(expiresIn * 1000) };
+      message = { exchange: '', routingKey: replyTo, content: Buffer.from(body, 'utf8'), options: publish, declare: '' };
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // A result to our own queue is awaited until it arrived (see the header); any other is done
+    // once published, with no promise of its own (this runs for every task a worker finishes).
+    if (replyTo === this.replyTo && this.channel !== null) return this.sendOwn(message);
+    return this.send(message);
   }
 
-  async set(taskId: string, meta: ResultMeta, options: SetResultOptions = {}): Promise<void> {
-    const replyTo = options.replyTo;
-    if (typeof replyTo !== 'string' || replyTo === '') return;
-    const body = JSON.stringify({ task_id: taskId, status: meta.status, result: meta.result, traceback: meta.traceback, children: meta.children ?? [] });
-    const expiresIn = options.expiresIn;
-    const headers: Record<string, unknown> = {};
-    // Only when it is not the default a receiver assumes (one day): most results carry no header.
-    if (typeof expiresIn === 'number' && expiresIn > 0 && Math.ceil(expiresIn * 1000) !== DAY_MS) headers[EXPIRES_HEADER] = Math.ceil(expiresIn * 1000);
+  private async sendOwn(message: Outgoing): Promise<void> {
     const { connection } = this.broker.transport();
-    const own = replyTo === this.replyTo && this.channel !== null;
-    const messageId = own ? randomUUID() : undefined;
-    const arrived = messageId ? new Promise<void>((resolve) => this.ownSends.set(messageId, resolve)) : null;
+    const messageId = randomUUID();
+    (message.options as Options.Publish).messageId = messageId;
+    const arrived = new Promise<void>((resolve) => this.ownSends.set(messageId, resolve));
     try {
-      await this.send({
-        exchange: '',
-        routingKey: replyTo,
-        content: Buffer.from(body, 'utf8'),
-        options: { correlationId: options.correlationId ?? taskId, contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 1, priority: 0, ...(EXPIRES_HEADER in headers ? { headers } : {}), ...(messageId ? { messageId } : {}) },
-        declare: '',
-      });
-      if (arrived) await within(arrived, connection.url.connectionTimeoutMs);
+      await this.send(message);
+      await within(arrived, connection.url.connectionTimeoutMs);
     } finally {
-      if (messageId) this.ownSends.delete(messageId);
+      this.ownSends.delete(messageId);
     }
   }
 
   /**
    * Publishes a result with the others of this event-loop turn, in one confirmed publish: amqplib
-   * then writes them in one go rather than one socket write each.
+   * then writes them in one go rather than one socket write each. They share one promise.
    */
   private send(message: Outgoing): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (this.outgoing.push({ message, resolve, reject }) > 1) return;
-      setImmediate(() => {
-        const batch = this.outgoing;
-        this.outgoing = [];
-        const what = batch.length === 1 ? `send the result of ${String(message.options.correlationId)} to ${message.routingKey}` : `send ${batch.length} results`;
-        let publishing: Promise<void>;
-        try {
-          publishing = this.broker.transport().publisher.publish(batch.map((b) => b.message), what);
-        } catch (err) {
-          // The broker closed meanwhile.
-          publishing = Promise.reject(err);
-        }
-        publishing.then(
-          () => batch.forEach((b) => b.resolve()),
-          (err: unknown) => batch.forEach((b) => b.reject(err)),
-        );
-      });
+    let batch = this.outgoing;
+    if (batch) {
+      batch.messages.push(message);
+      return batch.done;
+    }
+    let settle!: { resolve(): void; reject(err: unknown): void };
+    const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    batch = this.outgoing = { messages: [message], done };
+    const messages = batch.messages;
+    setImmediate(() => {
+      this.outgoing = null;
+      const what = messages.length === 1 ? `send the result of ${String(message.options.correlationId)} to ${message.routingKey}` : `send ${messages.length} results`;
+      let publishing: Promise<void>;
+      try {
+        publishing = this.broker.transport().publisher.publish(messages, what);
+      } catch (err) {
+        // The broker closed meanwhile.
+        publishing = Promise.reject(err);
+      }
+      publishing.then(settle.resolve, settle.reject);
     });
+    return done;
   }
 
   async delete(taskId: string): Promise<void> {

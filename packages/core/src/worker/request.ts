@@ -5,6 +5,8 @@ import type { Delivery } from '../broker/broker.js';
 import type { TaskMessage } from '../protocol/task-message.js';
 import type { RegisteredTask } from '../task.js';
 
+const RESOLVED = Promise.resolve();
+
 export class TaskRequest {
   /**
    * The task's AbortController, made on first use: most tasks never look at `ctx.signal`, and one
@@ -69,12 +71,14 @@ export class TaskRequest {
 
   /** Acknowledges once; a failed ack leaves the request unsettled so it can be tried again. */
   ack(): Promise<void> {
-    return this.settle(() => this.delivery.ack());
+    if (this.settled) return RESOLVED;
+    return (this.settling ??= this.track(this.delivery.ack()));
   }
 
   /** Rejects once (see ack). */
   reject(requeue: boolean): Promise<void> {
-    return this.settle(() => this.delivery.reject(requeue));
+    if (this.settled) return RESOLVED;
+    return (this.settling ??= this.track(this.delivery.reject(requeue)));
   }
 
   /** Marks the request settled from the outside (the broker settled it, e.g. by dead-lettering). */
@@ -82,9 +86,9 @@ export class TaskRequest {
     this.settled = true;
   }
 
-  private settle(op: () => Promise<void>): Promise<void> {
-    if (this.settled) return Promise.resolve();
-    this.settling ??= op().then(
+  /** Settled once `settling` resolves; a failure leaves the request to be settled again. */
+  private track(settling: Promise<void>): Promise<void> {
+    return settling.then(
       () => {
         this.settled = true;
       },
@@ -93,6 +97,5 @@ export class TaskRequest {
         throw err;
       },
     );
-    return this.settling;
   }
 }
