@@ -5,15 +5,10 @@
  * The frame lives in an AsyncLocalStorage, so it follows the task's promise continuations (an
  * `async` function's code after an `await`). On Node 20 an enabled AsyncLocalStorage installs
  * promise hooks that every promise in the process pays for (measured: about a fifth of a worker's
- * CPU per no-op task when it stays on), so it is enabled only while tasks run: a run that returned
- * a promise keeps it on until that promise settles, and once no run is in progress it is disabled
- * at the next microtask checkpoint. Not at once: Node itself removes its promise hooks only at the
- * next microtask checkpoint after a disable (internal/async_hooks.js `disableHooks`), and enabling
- * installs them anew, so disabling after each of the synchronous runs that one socket read
- * delivers cost a fresh enable (promise hooks created again) per run, with the hooks on
- * throughout anyway. Deferred to the microtask, the batch enables once and keeps the hooks as
- * long as before; a worker whose tasks are synchronous still runs its timers, I/O callbacks and
- * later microtasks with the hooks off.
+ * CPU per no-op task when it stays on), so it is enabled only while a task runs: a run of a
+ * synchronous task function enables it and disables it again as it returns, a run that returned a
+ * promise keeps it on until that promise settles, and a worker whose tasks are synchronous creates
+ * its own promises with the hooks off.
  *
  * Work a task starts without returning it (a timer it does not await) may or may not see the
  * frame, depending on whether the storage is on when it runs: do not rely on it.
@@ -54,19 +49,8 @@ export function runAsTask(frame: CurrentTask, call: () => unknown): unknown {
   return settled;
 }
 
-/** A disable is queued for the next microtask checkpoint (see the header). */
-let disableQueued = false;
-
 function leaveStorage(): void {
-  if (--inStorage === 0 && !disableQueued) {
-    disableQueued = true;
-    queueMicrotask(disableIfIdle);
-  }
-}
-
-function disableIfIdle(): void {
-  disableQueued = false;
-  if (inStorage === 0) storage.disable();
+  if (--inStorage === 0) storage.disable();
 }
 
 export function isThenable(value: unknown): value is PromiseLike<unknown> {
