@@ -166,8 +166,9 @@ export class App {
   async sendTasks(calls: ReadonlyArray<SendCall>): Promise<AsyncResult[]> {
     // One task sent on its own is usually awaited next (a request waiting on its result): its
     // result watch is armed alongside the send. Bulk sends skip it (thousands of subscriptions).
-    // Not from inside a task: a task should not wait on another (Celery refuses result.get() there).
-    const single = calls.length === 1 && !currentTask();
+    // Not from inside a task: a task should not wait on another (Celery refuses result.get() there),
+    // nor for a worker continuing a workflow (a chain's next step, a chord's body).
+    const single = calls.length === 1 && !currentTask() && calls[0]!.canvas?.parentId === undefined;
     const outgoing = calls.map(({ name, options = {}, task, canvas }) => {
       const message = this.buildMessage(name, options, task ?? this.registry.get(name), canvas);
       if (single && !message.headers.ignore_result) {

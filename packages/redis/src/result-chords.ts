@@ -43,7 +43,7 @@ export class RedisChordStore implements ChordStore {
     const reply = await ADD_CHORD_PART.run(
       this.client(),
       [ChordKeySuffix.JOINED, ChordKeySuffix.TOTAL_DIFF, ChordKeySuffix.SIZE].map((s) => this.keys.group(part.groupId, s)),
-      [encoded, index === null ? '+inf' : index, expires],
+      [encoded, index === null ? '+inf' : index, expires, part.taskId],
     );
     return decodeOutcome(part.groupId, reply);
   }

@@ -77,14 +77,22 @@ return 1
  * three keys deleted, in the same step.
  *
  * KEYS[1] `.j`, KEYS[2] `.t`, KEYS[3] `.s`; ARGV[1] the encoded part `[1, id, state, result]`;
- * ARGV[2] its score (group index, or '+inf'); ARGV[3] seconds to keep the keys, 0 = no EXPIRE.
+ * ARGV[2] its score (group index, or '+inf'); ARGV[3] seconds to keep the keys, 0 = no EXPIRE;
+ * ARGV[4] the part's task id. A part whose task is already recorded (a redelivered header task
+ * that ran again, maybe with another result) is not added again: members at the same score are
+ * decoded and their ids compared, whichever worker (Python or celeriac) wrote them.
  * Returns `{count, size or '', diff, complete (0|1), parts (only when complete)}`.
  */
 export const ADD_CHORD_PART = new LuaScript(
   'add-chord-part',
   `
 local jkey, tkey, skey = KEYS[1], KEYS[2], KEYS[3]
-redis.call('ZADD', jkey, ARGV[2], ARGV[1])
+local seen = false
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', jkey, ARGV[2], ARGV[2])) do
+  local ok, part = pcall(cjson.decode, member)
+  if ok and type(part) == 'table' and part[2] == ARGV[4] then seen = true break end
+end
+if not seen then redis.call('ZADD', jkey, ARGV[2], ARGV[1]) end
 local count = redis.call('ZCOUNT', jkey, '-inf', '+inf')
 local diff = tonumber(redis.call('GET', tkey) or '0') or 0
 local size = redis.call('GET', skey)

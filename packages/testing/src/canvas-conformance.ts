@@ -122,6 +122,20 @@ export function canvasConformance(name: string, options: CanvasConformanceOption
       assert.equal(await res.get(T), 70);
     });
 
+    it('a failure ends every kind of workflow waiting on it', async () => {
+      const failed = (name: string) => (err: unknown) => err instanceof RemoteTaskError && err.name === name;
+      // A failed step fails the chord, group or chain steps after it.
+      const afterChord = (await app.apply(chain(s('fail'), chord([s('add', 1, 1), s('add', 2, 2)], s('xsum')), s('add', 1)))) as AsyncResult;
+      await assert.rejects(afterChord.get(T), failed('ValueError'));
+      const afterGroup = (await app.apply(chain(s('fail'), group(s('add', 1, 1), s('add', 2, 2))))) as GroupResult;
+      await assert.rejects(afterGroup.join(T), failed('ValueError'));
+      // A failed header task fails a body that is a chain, and a chord inside a chain.
+      const chainBody = (await app.apply(chord([s('fail'), s('add', 1, 1)], chain(s('xsum'), s('add', 1))))) as AsyncResult;
+      await assert.rejects(chainBody.get(T), failed('ChordError'));
+      const inChain = (await app.apply(chain(s('add', 1, 1), chord([s('fail'), s('add', 1)], s('xsum')), s('add', 1)))) as AsyncResult;
+      await assert.rejects(inChain.get(T), failed('ChordError'));
+    });
+
     it(`a chord of ${options.largeChord ?? 1000} header tasks completes`, async () => {
       bodyRuns.length = 0;
       const n = options.largeChord ?? 1000;

@@ -17,7 +17,7 @@
 import type { App } from '../app.js';
 import { applySignature, type Continuation } from '../canvas/send.js';
 import { group } from '../canvas/primitives.js';
-import { isGroup, toSignature, type Signature } from '../canvas/signature.js';
+import { chordHeader, isChain, isChord, isGroup, listOption, toSignature, type Signature } from '../canvas/signature.js';
 import { ChordError } from '../errors.js';
 import { serializeException, type SerializedException } from '../protocol/exception-codec.js';
 import { pyRepr } from '../protocol/python-repr.js';
@@ -66,14 +66,18 @@ export class CanvasSteps {
   async afterFailure(message: TaskMessage, error: unknown, state: TaskState = States.FAILURE): Promise<void> {
     const exc = serializeException(error);
     for (const [i, data] of (message.embed.chain ?? []).entries()) {
-      const step = toSignature(data, `chain step ${i} of ${message.headers.task}`);
-      const id = step.options['task_id'];
-      if (typeof id === 'string') await this.storeFailure(id, step, state, exc);
-      const chordBody = step.options['chord'];
-      const groupId = step.options['group_id'];
-      if (chordBody && typeof groupId === 'string' && typeof id === 'string') {
-        const index = step.options['group_index'];
-        await this.addChordPart(toSignature(chordBody, 'chord body'), groupId, id, typeof index === 'number' ? index : null, state, exc, this.continuation(message));
+      // A step may be a group, a chord or a chain: every task in it fails, so that whatever the
+      // caller waits on (the chain's last result, a group's members) ends.
+      for (const task of leafTasks(toSignature(data, `chain step ${i} of ${message.headers.task}`))) {
+        const id = task.options['task_id'];
+        if (typeof id !== 'string') continue;
+        await this.storeFailure(id, task, state, exc);
+        const chordBody = task.options['chord'];
+        const groupId = task.options['group_id'];
+        if (chordBody && typeof groupId === 'string') {
+          const index = task.options['group_index'];
+          await this.addChordPart(toSignature(chordBody, 'chord body'), groupId, id, typeof index === 'number' ? index : null, state, exc, this.continuation(message));
+        }
       }
     }
     const errbacks = message.embed.errbacks;
@@ -102,23 +106,33 @@ export class CanvasSteps {
       await applySignature(this.app, body, { args: [[...outcome.results]] }, from);
     } catch (err) {
       this.app.logger.error(`chord ${groupId}: sending its body failed`, { error: err });
-      await this.failChord(body, new ChordError(`Callback error: ${(err as Error).message}`, { cause: err }));
+      await this.failChord(body, new ChordError(`Callback error: ${excRepr(serializeException(err), States.FAILURE)}`, { cause: err }));
     }
   }
 
-  /** Celery's chord_error_from_stack: the body's errbacks run, and the body is marked FAILURE. */
+  /**
+   * Celery's chord_error_from_stack: the body's errbacks run (with the id of the task that would
+   * have finished it), and the body is marked FAILURE — every task of it, when it is a chain or a
+   * group, so waiting on any of them ends.
+   */
   private async failChord(body: Signature, error: ChordError): Promise<void> {
-    const bodyId = body.options['task_id'];
-    const errbacks = body.options['link_error'];
-    if (typeof bodyId === 'string' && Array.isArray(errbacks) && errbacks.length) {
-      const sigs = errbacks.map((e, i) => toSignature(e, `chord body errback ${i}`));
+    const tasks = leafTasks(body);
+    const bodyId = tasks.at(-1)?.options['task_id'];
+    const errbacks = [...listOption(body, 'link_error'), ...(tasks.length > 1 ? tasks.flatMap((t) => listOption(t, 'link_error')) : [])];
+    const unique = errbacks.filter((e, i) => errbacks.findIndex((o) => JSON.stringify(o) === JSON.stringify(e)) === i);
+    if (typeof bodyId === 'string' && unique.length) {
+      const sigs = unique.map((e, i) => toSignature(e, `chord body errback ${i}`));
       try {
         await applySignature(this.app, group(sigs), { args: [bodyId] }, { parentId: bodyId, rootId: bodyId });
       } catch (err) {
         this.app.logger.error(`chord body ${body.task}[${bodyId}]: its error callbacks could not be sent`, { error: err });
       }
     }
-    if (typeof bodyId === 'string') await this.storeFailure(bodyId, body, States.FAILURE, serializeException(error));
+    const exc = serializeException(error);
+    for (const task of tasks) {
+      const id = task.options['task_id'];
+      if (typeof id === 'string') await this.storeFailure(id, task, States.FAILURE, exc);
+    }
     this.app.logger.warn(`chord body ${body.task}[${String(bodyId)}] not run: ${error.message}`);
   }
 
@@ -134,6 +148,13 @@ export class CanvasSteps {
     const id = message.headers.id;
     return { parentId: id, rootId: message.headers.root_id || id };
   }
+}
+
+/** The task signatures inside a (frozen) signature, in order: a chord's header, then its body. */
+function leafTasks(sig: Signature): Signature[] {
+  if (isGroup(sig) || isChain(sig)) return sig.kwargs.tasks.flatMap((t) => leafTasks(toSignature(t)));
+  if (isChord(sig)) return [...chordHeader(sig).kwargs.tasks.flatMap((t) => leafTasks(toSignature(t))), ...(sig.kwargs.body ? leafTasks(toSignature(sig.kwargs.body)) : [])];
+  return [sig];
 }
 
 /** Python's repr of a stored exception (`ValueError('boom')`), for ChordError's message. */

@@ -160,6 +160,9 @@ class RunContext implements TaskContext {
     this.headers = h;
     this.#request = request;
     this.#env = env;
+    // Own enumerable accessors (shared descriptors, nothing allocated per task), so `{ ...ctx }`
+    // and Object.assign() copy the methods and the signal, as with a plain object.
+    Object.defineProperties(this, OWN_ACCESSORS);
   }
 
   get signal(): AbortSignal {
@@ -183,6 +186,10 @@ class RunContext implements TaskContext {
     return (this.#progress ??= (meta) => env.updateState(request, 'PROGRESS', meta));
   }
 }
+
+const OWN_ACCESSORS: PropertyDescriptorMap = Object.fromEntries(
+  (['signal', 'retry', 'updateState', 'progress'] as const).map((key) => [key, { ...Object.getOwnPropertyDescriptor(RunContext.prototype, key)!, enumerable: true }]),
+);
 
 /** `ctx.retry()`: always throws (see TaskContext.retry). */
 function retryTask(request: TaskRequest, options: RetryOptions): never {
