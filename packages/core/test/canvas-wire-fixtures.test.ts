@@ -29,6 +29,7 @@ import {
   type Signature,
 } from '../src/index.js';
 import { RecordingBroker } from './helpers.js';
+import { canonical, comparable } from './canvas-compare.js';
 
 const DIR = new URL('./fixtures/celery-5.2/canvas/', import.meta.url);
 
@@ -124,41 +125,13 @@ const fixtures: Fixture[] = readdirSync(DIR)
   .map((f) => JSON.parse(readFileSync(new URL(f, DIR), 'utf8')) as Fixture)
   .filter((f) => f.python_apply !== undefined && f.messages !== undefined);
 
-/** Replaces ids, times and queue names by tokens numbered in order of appearance (keys sorted). */
-function canonical(value: unknown, names: Names): unknown {
-  const tokens = new Map<string, string>();
-  const token = (kind: string, v: string) => {
-    if (!tokens.has(v)) tokens.set(v, `<${kind}${tokens.size}>`);
-    return tokens.get(v)!;
-  };
-  const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') {
-      if (v === names.q) return '<Q>';
-      if (v === names.q2) return '<Q2>';
-      if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(v) || v === names.fixedId) return token('id', v);
-      if (/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/.test(v)) return '<time>';
-      return v;
-    }
-    if (Array.isArray(v)) return v.map(walk);
-    if (v && typeof v === 'object') {
-      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, walk((v as Record<string, unknown>)[k])]));
-    }
-    return v;
-  };
-  return walk(value);
+/** Tokens for the capture's queue names. */
+function named(names: Names): Record<string, string> {
+  return { [names.q]: '<Q>', [names.q2]: '<Q2>' };
 }
 
-/** What is compared of a message: all but the sender's language and host, and transport fields. */
-function comparable(m: { queue: string; headers: Record<string, unknown>; properties: Record<string, unknown>; body: unknown }) {
-  const { lang: _lang, origin: _origin, argsrepr, kwargsrepr, ...rest } = m.headers;
-  // Python shows tuples where JSON (and so celeriac) has lists: the reprs are compared bracket-blind.
-  const headers = { ...rest, argsrepr: bracketBlind(argsrepr), kwargsrepr: bracketBlind(kwargsrepr) };
-  const { delivery_info: _info, priority, ...properties } = m.properties;
-  return { queue: m.queue, headers, properties: { ...properties, ...(priority ? { priority } : {}) }, body: m.body };
-}
-
-function bracketBlind(repr: unknown): unknown {
-  return typeof repr === 'string' ? repr.replace(/,\)/g, ']').replace(/\(/g, '[').replace(/\)/g, ']') : repr;
+function ids(names: Names): string[] {
+  return names.fixedId ? [names.fixedId] : [];
 }
 
 function namesOf(f: Fixture): Names {
@@ -181,7 +154,7 @@ describe('canvas messages match Celery 5.2 (captured fixtures)', () => {
       const names = namesOf(fixture);
       const { sig, apply } = build(names);
       if (fixture.python_build && !SIGNATURE_DIFFERS[fixture.case]) {
-        assert.deepEqual(canonical(JSON.parse(JSON.stringify(sig)), names), canonical(fixture.signature, names), 'signature');
+        assert.deepEqual(canonical(JSON.parse(JSON.stringify(sig)), named(names), ids(names)), canonical(fixture.signature, named(names), ids(names)), 'signature');
       }
       const broker = new RecordingBroker();
       const app = new App({ broker, backend: new MemoryBackend(), logger: silentLogger, defaultQueue: names.q });
@@ -195,13 +168,13 @@ describe('canvas messages match Celery 5.2 (captured fixtures)', () => {
         if (ORDER_DIFFERS[fixture.case]) {
           const loose = (list: typeof ours) =>
             list
-              .map((m) => canonical({ ...m, headers: { ...m.headers, group_index: '<index>' } }, names))
+              .map((m) => canonical({ ...m, headers: { ...m.headers, group_index: '<index>' } }, named(names), ids(names)))
               .map((m) => JSON.stringify(m))
               .sort();
           assert.deepEqual(loose(ours), loose(theirs), ORDER_DIFFERS[fixture.case]);
           return;
         }
-        assert.deepEqual(canonical(ours, names), canonical(theirs, names));
+        assert.deepEqual(canonical(ours, named(names), ids(names)), canonical(theirs, named(names), ids(names)));
       } finally {
         await app.close();
       }

@@ -10,15 +10,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { App, decodeTaskMessage, MemoryBackend, silentLogger, Worker, type RawMessage } from '../src/index.js';
 import { RecordingBroker } from './helpers.js';
+import { canonical, comparable, type WireMessage } from './canvas-compare.js';
 
 const DIR = new URL('./fixtures/celery-5.2/canvas/', import.meta.url);
-
-interface WireMessage {
-  queue: string;
-  headers: Record<string, unknown>;
-  properties: Record<string, unknown>;
-  body: unknown;
-}
 
 interface WorkerFixture {
   readonly case: string;
@@ -66,40 +60,6 @@ function defineTasks(app: App): void {
 function toRaw(m: WireMessage): RawMessage {
   const { delivery_info: _info, ...properties } = m.properties;
   return { headers: m.headers, properties, body: JSON.stringify(m.body), contentType: 'application/json', contentEncoding: 'utf-8' };
-}
-
-function canonical(value: unknown, queues: Record<string, string>): unknown {
-  const tokens = new Map<string, string>();
-  const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') {
-      if (queues[v]) return queues[v];
-      if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(v)) {
-        if (!tokens.has(v)) tokens.set(v, `<id${tokens.size}>`);
-        return tokens.get(v);
-      }
-      if (/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/.test(v)) return '<time>';
-      return v.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, (id) => {
-        if (!tokens.has(id)) tokens.set(id, `<id${tokens.size}>`);
-        return tokens.get(id)!;
-      });
-    }
-    if (Array.isArray(v)) return v.map(walk);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, walk((v as Record<string, unknown>)[k])]));
-    return v;
-  };
-  return walk(value);
-}
-
-function comparable(m: WireMessage) {
-  const { lang: _lang, origin: _origin, argsrepr, kwargsrepr, ...rest } = m.headers;
-  // Python shows a list where it kept one (an immutable step's args) and a tuple otherwise.
-  const headers = { ...rest, argsrepr: bracketBlind(argsrepr), kwargsrepr: bracketBlind(kwargsrepr) };
-  const { delivery_info: _info, priority, ...properties } = m.properties;
-  return { queue: m.queue, headers, properties: { ...properties, ...(priority ? { priority } : {}) }, body: m.body };
-}
-
-function bracketBlind(repr: unknown): unknown {
-  return typeof repr === 'string' ? repr.replace(/,\)/g, ']').replace(/\(/g, '[').replace(/\)/g, ']') : repr;
 }
 
 async function until(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
