@@ -109,7 +109,8 @@ class Planner {
 
   private applyTask(sig: Signature, args: readonly unknown[], kwargs: Record<string, unknown>, extras: ApplyExtras): ResultPlan {
     const { chain, ...rest } = extras;
-    const merged = { ...partial(sig, args, kwargs), options: this.merge(sig, rest) };
+    const base = args.length || Object.keys(kwargs).length ? partial(sig, args, kwargs) : sig;
+    const merged = { ...base, options: this.merge(sig, rest) };
     const frozen = this.freeze(merged, {});
     // An empty list stays one (a chain's last step goes out with `chain: []`, as in Celery).
     this.sends.push({ sig: frozen, chain: Array.isArray(chain) ? (chain as Signature[]) : null });
@@ -128,8 +129,9 @@ class Planner {
     const chordBody = options['chord'] as Signature | undefined;
     const results: ResultPlan[] = [];
     let size = 0;
+    // Nothing here changes a signature in place (freeze and partial make new ones): no copies.
     members.forEach((member, i) => {
-      let m = clone(member);
+      let m = member;
       if (args.length && !m.immutable) m = partial(m, args);
       m = this.freeze(m, { groupId, rootId });
       const memberChord = chordBody ?? (m.options['chord'] as Signature | undefined);
@@ -219,7 +221,7 @@ class Planner {
     for (const key of ['countdown', 'interval', 'max_retries', 'eager']) delete options[key];
     const bodyResult = resultOfFrozen(body);
     const headerArgs = sig.immutable ? sig.args : [...args, ...sig.args];
-    const members = flattenGroup(header).map((m, i) => this.freeze(clone(m), { groupId, chord: body, groupIndex: i, rootId }));
+    const members = flattenGroup(header).map((m, i) => this.freeze(m, { groupId, chord: body, groupIndex: i, rootId }));
     if (members.length === 0) {
       const applied = this.apply(body, [[]], {}, {});
       return withRootParent(applied, { kind: 'group', id: groupId, members: [], parent: null });
