@@ -169,8 +169,10 @@ export class App {
     // Not from inside a task: a task should not wait on another (Celery refuses result.get() there),
     // nor for a worker continuing a workflow (a chain's next step, a chord's body).
     const single = calls.length === 1 && !currentTask() && calls[0]!.canvas?.parentId === undefined;
-    const outgoing = calls.map(({ name, options = {}, task, canvas }) => {
-      const message = this.buildMessage(name, options, task ?? this.registry.get(name), canvas);
+    const outgoing = calls.map(({ name, options = {}, task: given, canvas }) => {
+      // A workflow names its tasks: when one is ours, its defaults (queue, priority, expires) apply.
+      const task = given ?? this.registry.get(name);
+      const message = this.buildMessage(name, options, task, canvas);
       if (single && !message.headers.ignore_result) {
         // The backend may name a channel for the worker to tell us on (its header goes along).
         const notify = this.backendInstance?.expect?.(message.headers.id);

@@ -177,6 +177,14 @@ describe('canvas workflows (memory broker and backend)', () => {
     assert.deepEqual(await parts.join(T), [[2, 4], [6, 8], [10]]);
   });
 
+  it('a workflow step of a task defined with a queue goes to that queue', async () => {
+    const routed = app.task({ name: 't.routed', queue: 'routed-queue' }, (_ctx, x: number) => x);
+    await app.apply(group(routed.s(1), add.s(1, 1)));
+    const queues = broker.published.filter((p) => decodeTaskMessage(p.message).headers.task === 't.routed').map((p) => p.options.queue);
+    assert.deepEqual(queues, ['routed-queue']);
+    await assert.rejects(app.apply(add.s(1, 1), { priority: 12 }), /priority/);
+  });
+
   it('call options on a signature reach the message', async () => {
     const res = (await app.apply(withOptions(add.s(2, 3), { priority: 7, taskId: 'fixed-id-1' }))) as AsyncResult;
     assert.equal(res.id, 'fixed-id-1');

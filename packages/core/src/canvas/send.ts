@@ -9,10 +9,9 @@ import { ConfigError } from '../errors.js';
 import { GroupResult } from '../group-result.js';
 import { AsyncResult } from '../result.js';
 import { plan, type PlannedSend, type ResultPlan } from './plan.js';
-import { fromWireOptions } from './sig-options.js';
+import { fromWireOptions, toWireOptions } from './sig-options.js';
 import { listOption, toSignature, type Signature } from './signature.js';
 import type { CallOptions } from '../apply-options.js';
-import { formatIsoUtc } from '../protocol/iso-time.js';
 
 /** Options of `app.apply()`: partial arguments and call options for the whole signature. */
 export interface CanvasApplyOptions extends CallOptions {
@@ -42,7 +41,7 @@ export async function applySignature(app: App, sig: Signature, options: CanvasAp
   const extras: Record<string, unknown> = { ...(from?.extras ?? {}) };
   if (link !== undefined) extras['link'] = (Array.isArray(link) ? link : [link]).map((l, i) => toSignature(l, `link ${i}`));
   if (linkError !== undefined) extras['link_error'] = (Array.isArray(linkError) ? linkError : [linkError]).map((l, i) => toSignature(l, `linkError ${i}`));
-  for (const [key, value] of Object.entries(callToWire(call))) extras[key] = value;
+  for (const [key, value] of Object.entries(toWireOptions(sig.task, call))) extras[key] = value;
   if (from?.rootId) extras['root_id'] = from.rootId;
   const planned = plan(sig, { replyTo: app.oid, newId: randomUUID }, args, kwargs, extras);
   await app.connect();
@@ -89,19 +88,4 @@ function toResult(app: App, planned: ResultPlan): AsyncResult | GroupResult {
   return build(planned);
 }
 
-const CALL_TO_WIRE: Readonly<Record<string, string>> = {
-  taskId: 'task_id',
-  ignoreResult: 'ignore_result',
-  softTimeLimit: 'soft_time_limit',
-  timeLimit: 'time_limit',
-};
-
-function callToWire(call: CallOptions): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(call)) {
-    if (value === undefined) continue;
-    out[CALL_TO_WIRE[key] ?? key] = value instanceof Date ? formatIsoUtc(value) : value;
-  }
-  return out;
-}
 
