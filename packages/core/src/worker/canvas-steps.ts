@@ -21,8 +21,9 @@ import { chordHeader, isChain, isChord, isGroup, listOption, toSignature, type S
 import { ChordError } from '../errors.js';
 import { serializeException, type SerializedException } from '../protocol/exception-codec.js';
 import { pyRepr } from '../protocol/python-repr.js';
-import { buildResultMeta, EXCEPTION_STATES, PROPAGATE_STATES, States, type TaskState } from '../protocol/result-meta.js';
+import { EXCEPTION_STATES, PROPAGATE_STATES, States, type TaskState } from '../protocol/result-meta.js';
 import type { TaskMessage } from '../protocol/task-message.js';
+import type { ResultWriter } from './result-writer.js';
 
 /** Whether a message takes part in a workflow (nothing to do otherwise: the common case). */
 export function hasCanvas(message: TaskMessage): boolean {
@@ -31,7 +32,10 @@ export function hasCanvas(message: TaskMessage): boolean {
 }
 
 export class CanvasSteps {
-  constructor(private readonly app: App) {}
+  constructor(
+    private readonly app: App,
+    private readonly writer: ResultWriter,
+  ) {}
 
   /** Callbacks and the chain's next step; applied before the task's SUCCESS is stored. */
   async beforeSuccess(message: TaskMessage, value: unknown): Promise<void> {
@@ -71,7 +75,7 @@ export class CanvasSteps {
       for (const task of leafTasks(toSignature(data, `chain step ${i} of ${message.headers.task}`))) {
         const id = task.options['task_id'];
         if (typeof id !== 'string') continue;
-        await this.storeFailure(id, task, state, exc);
+        await this.writer.storeUnrun(id, task, state, exc);
         const chordBody = task.options['chord'];
         const groupId = task.options['group_id'];
         if (chordBody && typeof groupId === 'string') {
@@ -131,18 +135,12 @@ export class CanvasSteps {
     const exc = serializeException(error);
     for (const task of tasks) {
       const id = task.options['task_id'];
-      if (typeof id === 'string') await this.storeFailure(id, task, States.FAILURE, exc);
+      if (typeof id === 'string') await this.writer.storeUnrun(id, task, States.FAILURE, exc);
     }
     this.app.logger.warn(`chord body ${body.task}[${String(bodyId)}] not run: ${error.message}`);
   }
 
-  private async storeFailure(taskId: string, sig: Signature, state: TaskState, exc: SerializedException): Promise<void> {
-    const backend = this.app.backend;
-    if (!backend) return;
-    const meta = buildResultMeta({ taskId, status: state, result: exc, traceback: null, groupId: (sig.options['group_id'] as string | undefined) ?? null, parentId: null, now: new Date() });
-    const replyTo = sig.options['reply_to'];
-    await backend.set(taskId, meta, { expiresIn: this.app.resultExpires, replyTo: typeof replyTo === 'string' ? replyTo : null, correlationId: taskId });
-  }
+
 
   private continuation(message: TaskMessage): Continuation {
     const id = message.headers.id;

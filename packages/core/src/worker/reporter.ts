@@ -29,7 +29,7 @@ export class Reporter {
     private readonly stats: WorkerStats,
     private readonly hostname: string,
   ) {
-    this.canvas = new CanvasSteps(app);
+    this.canvas = new CanvasSteps(app, writer);
   }
 
   async unregistered(delivery: Delivery, message: TaskMessage): Promise<void> {

@@ -43,6 +43,21 @@ export class ResultWriter {
     }
   }
 
+  /**
+   * Stores a state for a task that never ran and has no message here: a workflow step that will
+   * not run because an earlier one failed (its frozen signature, whose options hold its id, group
+   * and the client's reply_to). Celery writes these without extended fields too.
+   */
+  storeUnrun(taskId: string, sig: { readonly options?: Readonly<Record<string, unknown>> }, status: TaskState, result: unknown): Promise<void> {
+    const backend = this.app.backend;
+    if (!backend) return Promise.resolve();
+    const o = sig.options ?? {};
+    const groupId = typeof o['group_id'] === 'string' ? o['group_id'] : null;
+    const meta = buildResultMeta({ taskId, status, result, traceback: null, groupId, parentId: null, now: new Date() });
+    const replyTo = o['reply_to'];
+    return backend.set(taskId, meta, { expiresIn: this.app.resultExpires, replyTo: typeof replyTo === 'string' ? replyTo : null, correlationId: taskId });
+  }
+
   /** Stores an exception state (FAILURE, RETRY, REVOKED) with the serialized error. */
   storeError(message: TaskMessage, queue: string, status: TaskState, error: unknown, withTraceback = true): Promise<void> {
     return this.store(message, queue, status, serializeException(error), withTraceback ? formatTraceback(error) : null);
