@@ -18,7 +18,7 @@ import { BadMessageError, ConfigError, type ChordPart, type ChordPartInput, type
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from './sqlite-connection.js';
 import type { WriteBatcher } from './write-batcher.js';
-import { expiresAt } from './sqlite-expiry.js';
+import { expiresAt, keepMs } from './sqlite-expiry.js';
 
 /** What a chord store needs from the backend's (lazily opened) connection. */
 export interface ChordConnection {
@@ -31,11 +31,11 @@ export class SqliteChordStore implements ChordStore {
 
   async setSize(groupId: string, size: number, options: SetResultOptions = {}): Promise<void> {
     if (!Number.isSafeInteger(size) || size < 0) throw new ConfigError(`chord size must be a non-negative integer, got ${JSON.stringify(size)}`);
-    expiresAt(options.expiresIn, 'setSize()', 0); // validates now, before the write is queued
+    const keep = keepMs(options.expiresIn, 'setSize()');
     const { batcher, chords } = this.connection();
     await batcher.add(() => {
       const now = Date.now();
-      chords.setSize(groupId, size, expiresAt(options.expiresIn, 'setSize()', now), now);
+      chords.setSize(groupId, size, expiresAt(keep, now), now);
     });
   }
 
@@ -51,14 +51,14 @@ export class SqliteChordStore implements ChordStore {
       throw new ConfigError(`addPart() "groupIndex" must be a number or null, got ${JSON.stringify(index)}`);
     }
     if (typeof part.state !== 'string') throw new ConfigError(`addPart() "state" must be a string, got ${JSON.stringify(part.state)}`);
-    expiresAt(options.expiresIn, 'addPart()', 0); // validates now, before the write is queued
+    const keep = keepMs(options.expiresIn, 'addPart()');
     const result = JSON.stringify(part.result ?? null);
     const { batcher, chords } = this.connection();
     let counted: CountedPart | undefined;
     // Taken from the attempt that committed (a failed batch is run again write by write).
     await batcher.add(() => {
       const now = Date.now();
-      counted = chords.addPart({ groupId: part.groupId, taskId: part.taskId, index, state: part.state, result }, expiresAt(options.expiresIn, 'addPart()', now), now);
+      counted = chords.addPart({ groupId: part.groupId, taskId: part.taskId, index, state: part.state, result }, expiresAt(keep, now), now);
     });
     if (!counted) throw new Error(`chord part ${part.taskId} of ${part.groupId} was committed without an outcome`);
     const { count, total, rows } = counted;
@@ -86,6 +86,7 @@ interface PartRow {
 interface ChordRow {
   size: number | null;
   adjustment: number;
+  parts: number;
 }
 
 /** The prepared statements; each method runs inside the caller's write transaction. */
@@ -94,10 +95,8 @@ export class ChordTables {
   private readonly dropChordIfExpired: Statement;
   private readonly upsertSize: Statement;
   private readonly upsertAdjustment: Statement;
-  private readonly upsertForPart: Statement;
   private readonly insertPart: Statement;
-  private readonly countParts: Statement;
-  private readonly readChord: Statement;
+  private readonly countPart: Statement;
   private readonly readParts: Statement;
   private readonly deleteParts: Statement;
   private readonly deleteChord: Statement;
@@ -119,17 +118,18 @@ export class ChordTables {
       `INSERT INTO celeriac_chords (group_id, adjustment) VALUES (@group_id, @by)
        ON CONFLICT (group_id) DO UPDATE SET adjustment = adjustment + excluded.adjustment`,
     );
-    this.upsertForPart = db.prepare(
-      `INSERT INTO celeriac_chords (group_id, expires_at) VALUES (@group_id, @expires_at)
-       ON CONFLICT (group_id) DO UPDATE SET expires_at = coalesce(excluded.expires_at, expires_at)`,
-    );
     this.insertPart = db.prepare(
       `INSERT INTO celeriac_chord_parts (group_id, task_id, group_index, state, result)
        VALUES (@group_id, @task_id, @group_index, @state, @result)
        ON CONFLICT (group_id, task_id) DO NOTHING`,
     );
-    this.countParts = db.prepare(`SELECT count(*) FROM celeriac_chord_parts WHERE group_id = ?`).pluck();
-    this.readChord = db.prepare(`SELECT size, adjustment FROM celeriac_chords WHERE group_id = ?`);
+    // The chord's running count, by the part just inserted (0 for a repeated one), with what it is
+    // compared against: no count(*) of the parts per part.
+    this.countPart = db.prepare(
+      `INSERT INTO celeriac_chords (group_id, parts, expires_at) VALUES (@group_id, @added, @expires_at)
+       ON CONFLICT (group_id) DO UPDATE SET parts = parts + excluded.parts, expires_at = coalesce(excluded.expires_at, expires_at)
+       RETURNING size, adjustment, parts`,
+    );
     // Group-index order; parts without one last, in arrival order (seq).
     this.readParts = db.prepare(
       `SELECT task_id, state, result FROM celeriac_chord_parts WHERE group_id = ?
@@ -160,10 +160,9 @@ export class ChordTables {
   ): CountedPart {
     const { groupId } = part;
     this.forgetIfExpired(groupId, now);
-    this.upsertForPart.run({ group_id: groupId, expires_at: expiresAt });
-    this.insertPart.run({ group_id: groupId, task_id: part.taskId, group_index: part.index, state: part.state, result: part.result });
-    const count = this.countParts.get(groupId) as number;
-    const chord = this.readChord.get(groupId) as ChordRow;
+    const { changes } = this.insertPart.run({ group_id: groupId, task_id: part.taskId, group_index: part.index, state: part.state, result: part.result });
+    const chord = this.countPart.get({ group_id: groupId, added: changes, expires_at: expiresAt }) as ChordRow;
+    const count = chord.parts;
     const total = chord.size === null ? null : chord.size + chord.adjustment;
     if (total === null || count !== total) return { count, total, rows: null };
     const rows = this.readParts.all(groupId) as PartRow[];

@@ -7,7 +7,7 @@
 import { ConfigError, isResultTuple, type GroupStore, type Logger, type ResultTuple, type SetResultOptions } from '@celeriac/core';
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from './sqlite-connection.js';
-import { expiresAt } from './sqlite-expiry.js';
+import { expiresAt, keepMs } from './sqlite-expiry.js';
 import type { WriteBatcher } from './write-batcher.js';
 
 /** What a group store needs from the backend's (lazily opened) connection. */
@@ -26,10 +26,10 @@ export class SqliteGroupStore implements GroupStore {
     if (!isResultTuple(result)) {
       throw new ConfigError(`saveGroup() needs a result tuple [[group_id, parent | null], [child tuples…]], got ${safeJson(result)}`);
     }
-    expiresAt(options.expiresIn, 'saveGroup()', 0); // validates before the write is queued
+    const keep = keepMs(options.expiresIn, 'saveGroup()');
     const json = JSON.stringify(result);
     const { batcher, groups } = this.connection();
-    await batcher.add(() => groups.save(groupId, json, expiresAt(options.expiresIn, 'saveGroup()', Date.now())));
+    await batcher.add(() => groups.save(groupId, json, expiresAt(keep, Date.now())));
   }
 
   async restoreGroup(groupId: string): Promise<ResultTuple | null> {

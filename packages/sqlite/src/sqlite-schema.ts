@@ -76,12 +76,14 @@ CREATE INDEX IF NOT EXISTS celeriac_groups_expiry
   ON celeriac_groups (expires_at) WHERE expires_at IS NOT NULL;
 
 -- A chord being counted: its header size (NULL until setSize(); parts may come first), the
--- adjustment from adjustSize(), and one expiry for the chord and all its parts. The row and its
--- parts are deleted when the chord completes.
+-- adjustment from adjustSize(), how many parts it has (always the number of its rows in
+-- celeriac_chord_parts: both change in the same transactions), and one expiry for the chord and
+-- all its parts. The row and its parts are deleted when the chord completes.
 CREATE TABLE IF NOT EXISTS celeriac_chords (
   group_id    TEXT    PRIMARY KEY,
   size        INTEGER,
   adjustment  INTEGER NOT NULL DEFAULT 0,
+  parts       INTEGER NOT NULL DEFAULT 0,
   expires_at  INTEGER
 );
 CREATE INDEX IF NOT EXISTS celeriac_chords_expiry
