@@ -10,7 +10,7 @@ import { abortableSleep as sleep, type Logger } from '@celeriac/core';
 import type { AmqpUrl } from './amqp-url.js';
 import { AmqpUnavailableError } from './amqp-errors.js';
 import { coalesceWrites } from './coalesce-writes.js';
-import { fastPublish } from './publish-frames.js';
+import { fastPublish } from './fast-publish.js';
 
 const MAX_BACKOFF_MS = 5000;
 

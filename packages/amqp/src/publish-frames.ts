@@ -1,6 +1,7 @@
 /**
  * The frames of a small `basic.publish` (method, content header, body), encoded in one pass into
- * one buffer, byte for byte what amqplib 2.x writes.
+ * one buffer, byte for byte what amqplib 2.x writes. Installed on a connection by fast-publish.ts,
+ * which checks these bytes against amqplib's own first.
  *
  * Why: amqplib encodes a message's header table with a `Buffer.byteLength` and a `buffer.write`
  * per key and per value, a one-character `buffer.write` per type tag and a fresh closure per
@@ -9,47 +10,25 @@
  * a time (they are almost always ASCII), numbers with Node's own `write*` methods, and the three
  * frames go into the one chunk amqplib would have assembled from three buffers of its own.
  *
- * The bytes are amqplib's by construction and by check: `fastPublish()` first encodes a set of
- * sample messages both ways (through amqplib's own `sendMessage`, writing into a capture) and
- * installs nothing unless every byte agrees. Anything this encoder does not handle itself (a
- * message of 2 KiB or more, which amqplib writes as several chunks; an exotic field type; a value
- * amqplib would refuse, so that its error is the one raised) goes through amqplib unchanged.
- *
- * This reaches into amqplib 2.x internals (`connection.sendMessage`, `connection.channels`), as
- * coalesce-writes.ts does; where they are not what is expected, nothing is changed.
+ * Anything this encoder does not handle itself (a message of 2 KiB or more, which amqplib writes
+ * as several chunks; an exotic field type; a value amqplib would refuse, so that its error is the
+ * one raised) is declined (null), and amqplib encodes it unchanged.
  */
-import type { ChannelModel } from 'amqplib';
-
 /** defs.BasicPublish and defs.BasicProperties of amqplib (class 60, method 40). */
-const BASIC_PUBLISH = 3932200;
-const BASIC_PROPERTIES = 60;
+export const BASIC_PUBLISH = 3932200;
+export const BASIC_PROPERTIES = 60;
 /** amqplib's connection.js writes a publish below this size as one chunk, larger ones in parts. */
 const SINGLE_CHUNK_THRESHOLD = 2048;
 const FRAME_END = 206;
 
 /** The publish fields and properties amqplib's `Args.publish` builds (one object for both). */
-interface PublishFields {
+export interface PublishFields {
   readonly exchange?: unknown;
   readonly routingKey?: unknown;
   readonly mandatory?: unknown;
   readonly immediate?: unknown;
   readonly ticket?: unknown;
   readonly [property: string]: unknown;
-}
-
-type SendMessage = (channel: number, method: number, fields: PublishFields, properties: number, props: PublishFields, content: Buffer) => boolean;
-
-interface Internals {
-  readonly connection?: {
-    sendMessage?: SendMessage;
-    channels?: unknown;
-    __celeriacFastPublish?: boolean;
-  };
-}
-
-interface ConnectionThis {
-  channels: Array<{ buffer: { write(chunk: Buffer): boolean } } | undefined>;
-  sentSinceLastCheck: boolean;
 }
 
 /** Where the frames are assembled; a publish that does not fit is left to amqplib. */
@@ -324,82 +303,9 @@ export function encodePublish(channel: number, fields: PublishFields, props: Pub
     const frames = Buffer.allocUnsafe(at);
     scratch.copy(frames, 0, 0, at);
     return frames;
-  } catch (err) {
-    if (err === DECLINE) return null;
-    // A value Node's writers refuse (an int32 out of range): amqplib raises its own error for it.
+  } catch {
+    // DECLINE, or a value Node's writers refuse (an int32 out of range): amqplib encodes it, and
+    // raises its own error for what it refuses.
     return null;
   }
-}
-
-/** Sample publishes the installed encoder must write exactly as amqplib does. */
-function samples(): Array<[PublishFields, Buffer]> {
-  const publish = (exchange: string, routingKey: string, props: Record<string, unknown>): PublishFields => ({
-    exchange, routingKey, mandatory: false, immediate: false, ticket: undefined,
-    contentType: undefined, contentEncoding: undefined, deliveryMode: undefined, priority: undefined, correlationId: undefined,
-    replyTo: undefined, expiration: undefined, messageId: undefined, timestamp: undefined, type: undefined, userId: undefined,
-    appId: undefined, clusterId: undefined, ...props,
-    headers: Object.create((props['headers'] as object | undefined) ?? null) as object,
-  });
-  const celery = {
-    lang: 'py', task: 'tasks.add', id: '0b6e9d3c-6f1a-4d7e-9c1b-2f0a8e4d5c6b', shadow: null, eta: '2024-01-02T03:04:05.678000+00:00',
-    expires: null, group: null, group_index: null, retries: { '!': 'int32', value: 3 }, timelimit: [{ '!': 'int32', value: 300 }, null],
-    root_id: '0b6e9d3c-6f1a-4d7e-9c1b-2f0a8e4d5c6b', parent_id: null, argsrepr: '(2, 2)', kwargsrepr: "{'x': 'ü€😀'}",
-    origin: 'gen123@host', ignore_result: false, undefinedKey: undefined,
-    stamps: { nested: [1, -1, 200, -40000, 70000, 2 ** 40, -(2 ** 40), 1.5, true, Buffer.from([0, 1, 255])], 'ключ': 'значение' },
-    big: { '!': 'int64', value: 2 ** 53 - 1 }, plain: 5_000_000_000, d: { '!': 'double', value: 3 }, s: { '!': 'string', value: 'x' },
-  };
-  return [
-    [publish('', 'celery', { contentType: 'application/json', contentEncoding: 'utf-8', headers: celery, deliveryMode: 2, priority: 0, correlationId: celery.id, replyTo: 'b5f1e0d2-reply' }), Buffer.from('[[2, 2], {}, {"callbacks": null, "errbacks": null, "chain": null, "chord": null}]')],
-    [publish('', 'reply-queue', { correlationId: 'x', contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 1, priority: 0 }), Buffer.from('{"task_id": "x", "status": "SUCCESS", "result": null, "traceback": null, "children": []}')],
-    [publish('ex.ü', 'rk', { mandatory: true, expiration: '1500', messageId: 'm-1', type: 't', userId: 'guest', appId: 'app', headers: {} }), Buffer.alloc(0)],
-    [publish('', 'q', { contentType: null, priority: 9, headers: { a: 'é'.repeat(40), b: 'a'.repeat(70) } }), Buffer.from('é')],
-  ];
-}
-
-/** Whether our frames equal amqplib's for every sample, written through `original` into a capture. */
-function agreesWith(original: SendMessage, prototype: object): boolean {
-  try {
-    for (const [fields, content] of samples()) {
-      const chunks: Buffer[] = [];
-      const capture = Object.assign(Object.create(prototype) as object, {
-        channels: [undefined, { buffer: { write: (chunk: Buffer) => chunks.push(Buffer.from(chunk)) > 0 } }],
-        sentSinceLastCheck: false,
-        frameMax: 131072,
-      });
-      original.call(capture, 1, BASIC_PUBLISH, fields, BASIC_PROPERTIES, fields, content);
-      const ours = encodePublish(1, fields, fields, content);
-      if (!ours || chunks.length !== 1 || !ours.equals(Buffer.concat(chunks))) return false;
-    }
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const verified = new WeakMap<object, boolean>();
-
-/** Publishes on `model` go through encodePublish (see the header); returns whether they do. */
-export function fastPublish(model: ChannelModel): boolean {
-  const connection = (model as unknown as Internals).connection;
-  const original = connection?.sendMessage;
-  if (!connection || typeof original !== 'function' || !Array.isArray(connection.channels)) return false;
-  if (connection.__celeriacFastPublish) return true;
-  const prototype = Object.getPrototypeOf(connection) as object | null;
-  if (!prototype) return false;
-  let agrees = verified.get(prototype);
-  if (agrees === undefined) verified.set(prototype, (agrees = agreesWith(original, prototype)));
-  if (!agrees) return false;
-  connection.__celeriacFastPublish = true;
-  connection.sendMessage = function fastSendMessage(this: ConnectionThis, channel, method, fields, properties, props, content) {
-    if (method === BASIC_PUBLISH && properties === BASIC_PROPERTIES && Buffer.isBuffer(content)) {
-      const ch = this.channels[channel];
-      const frames = ch ? encodePublish(channel, fields, props, content) : null;
-      if (ch && frames) {
-        this.sentSinceLastCheck = true;
-        return ch.buffer.write(frames);
-      }
-    }
-    return original.call(this, channel, method, fields, properties, props, content);
-  };
-  return true;
 }

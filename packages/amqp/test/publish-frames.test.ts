@@ -1,6 +1,6 @@
 /**
- * publish-frames.ts against the real amqplib and RabbitMQ (a vhost of its own): the frames it
- * writes are amqplib's, byte for byte, for Celery's task and result messages and for a thousand
+ * publish-frames.ts and its installation (fast-publish.ts) against the real amqplib and RabbitMQ
+ * (a vhost of its own): the frames it writes are amqplib's, byte for byte, for Celery's task and result messages and for a thousand
  * generated header tables (every type amqplib picks or is told, nesting, non-ASCII text); what it
  * declines (large messages, exotic types, values amqplib refuses) goes through amqplib with
  * amqplib's own outcome; and messages published through it reach a consumer with the headers
@@ -9,7 +9,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect, type ChannelModel, type Options } from 'amqplib';
-import { encodePublish, fastPublish } from '../src/publish-frames.js';
+import { fastPublish } from '../src/fast-publish.js';
+import { BASIC_PROPERTIES, BASIC_PUBLISH, encodePublish } from '../src/publish-frames.js';
 import { typedHeaders } from '../src/amqp-fields.js';
 import { amqpSkipReason, VhostScope } from './amqp-fixture.js';
 
@@ -40,7 +41,7 @@ function amqplibBytes(original: SendMessage, prototype: object, fields: Fields, 
     frameMax: 131072,
   });
   try {
-    original.call(capture, 1, 3932200, fields, 60, fields, content);
+    original.call(capture, 1, BASIC_PUBLISH, fields, BASIC_PROPERTIES, fields, content);
   } catch (err) {
     return err as Error;
   }
