@@ -126,9 +126,7 @@ export class AmqpBroker implements Broker {
     // Settled only once the copy is confirmed: if publishing it fails, the caller can still
     // reject or ack the original.
     await this.publisher.publish([deadLetterCopy(d.message, d.queue, d.priority, reason)], `dead-letter a message of queue "${d.queue}"`);
-    if (d.settled) return;
-    d.settled = true;
-    d.settle.ack(d.raw);
+    await settleOnce(d, null);
   }
 
   listDeadLetters(options?: ListDeadLettersOptions): Promise<DeadLetterEntry[]> {
@@ -141,9 +139,8 @@ export class AmqpBroker implements Broker {
       await scanDeadLetters(channel, async (msg, entry) => {
         if (entry.id !== id) return false;
         if (entry.message) {
-          const message = forReplay(entry.message);
-          const priority = typeof message.properties['priority'] === 'number' ? message.properties['priority'] : 0;
-          await this.publishMany([{ message, options: { queue: entry.queue, priority } }]);
+          // publishMany takes the message's own priority property.
+          await this.publishMany([{ message: forReplay(entry.message), options: { queue: entry.queue } }]);
           channel.ack(msg);
           done = true;
         }
@@ -195,28 +192,8 @@ export class AmqpBroker implements Broker {
       deliveryTag: String(message.properties['correlation_id'] ?? msg.fields.deliveryTag),
       redelivered: msg.fields.redelivered,
       priority: typeof msg.properties.priority === 'number' ? msg.properties.priority : 0,
-      // Settling only queues a frame for the end of the turn (settle-batch.ts): done at once, and
-      // one shared promise rather than an async function's own per message.
-      ack: () => {
-        if (delivery.settled) return SETTLED;
-        delivery.settled = true;
-        try {
-          settle.ack(msg);
-        } catch (err) {
-          return Promise.reject(err);
-        }
-        return SETTLED;
-      },
-      reject: (requeue: boolean) => {
-        if (delivery.settled) return SETTLED;
-        delivery.settled = true;
-        try {
-          settle.reject(msg, requeue);
-        } catch (err) {
-          return Promise.reject(err);
-        }
-        return SETTLED;
-      },
+      ack: () => settleOnce(delivery, null),
+      reject: (requeue: boolean) => settleOnce(delivery, requeue),
     };
     return delivery;
   }
@@ -250,6 +227,23 @@ export class AmqpBroker implements Broker {
   private checkOpen(): void {
     if (this.closed) throw new StateError('the AMQP broker is closed');
   }
+}
+
+/**
+ * Acks (`requeue` null) or rejects a delivery unless it was settled already. Settling only queues
+ * a frame for the end of the turn (settle-batch.ts): done at once, and one shared promise rather
+ * than an async function's own per message.
+ */
+function settleOnce(delivery: AmqpDelivery, requeue: boolean | null): Promise<void> {
+  if (delivery.settled) return SETTLED;
+  delivery.settled = true;
+  try {
+    if (requeue === null) delivery.settle.ack(delivery.raw);
+    else delivery.settle.reject(delivery.raw, requeue);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return SETTLED;
 }
 
 /**
