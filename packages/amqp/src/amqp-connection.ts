@@ -8,7 +8,7 @@
 import { connect, type ChannelModel } from 'amqplib';
 import { abortableSleep as sleep, type Logger } from '@celeriac/core';
 import type { AmqpUrl } from './amqp-url.js';
-import { AmqpUnavailableError } from './amqp-errors.js';
+import { AmqpUnavailableError, classifyConnectError } from './amqp-errors.js';
 import { coalesceWrites } from './coalesce-writes.js';
 import { fastPublish } from './fast-publish.js';
 
@@ -96,7 +96,7 @@ export class AmqpConnection {
         this.adopt(model);
         return;
       } catch (err) {
-        if (isFatal(err)) {
+        if (classifyConnectError(err) === 'fatal') {
           // Trying again at once will not help (a refused login, a certificate that does not
           // verify): every waiting caller gets the reason now. Before the first connection, that
           // is the end (a later call tries again); once connected, consumers depend on this loop
@@ -143,15 +143,4 @@ export class AmqpConnection {
       }
     }
   }
-}
-
-/** TLS verification codes Node reports: the server's certificate will not verify on a retry either. */
-const CERTIFICATE_CODES = /^(ERR_TLS_CERT_ALTNAME_INVALID|UNABLE_TO_|SELF_SIGNED_CERT|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_)/;
-
-/** A refused login (403 ACCESS_REFUSED) or a certificate that does not verify: retrying will not help. */
-function isFatal(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && CERTIFICATE_CODES.test(code)) return true;
-  return /ACCESS[-_]REFUSED/.test(err.message);
 }
