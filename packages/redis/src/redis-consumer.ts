@@ -103,8 +103,8 @@ export class RedisConsumer implements Consumer {
   /** Batches that arrived after cancel() are given back; cancel() waits for that (bounded). */
   private readonly late = new Set<Promise<void>>();
   private readonly loop: Promise<void>;
-  /** The main list of each queue (the key a wait blocks on), built once. */
-  private readonly mainLists = new Map<string, string>();
+  /** The main list of each queue (the key a wait blocks on), by the queue's index in `queues`. */
+  private readonly mainLists: readonly string[];
 
   constructor(
     private readonly host: ConsumerHost,
@@ -114,6 +114,7 @@ export class RedisConsumer implements Consumer {
   ) {
     this.prefetch = checkPrefetch(prefetch);
     this.order = queues.map((_, i) => i);
+    this.mainLists = queues.map((q) => host.mainList(q));
     this.lifecycle = new Lifecycle(`redis consumer ${queues.join(',')}`, 'consuming', TRANSITIONS, host.logger);
     this.loop = this.run();
   }
@@ -290,10 +291,7 @@ export class RedisConsumer implements Consumer {
         () => (this.learningId = false),
       );
     }
-    const queue = this.queues[this.order[0] ?? 0]!;
-    let list = this.mainLists.get(queue);
-    if (list === undefined) this.mainLists.set(queue, (list = this.host.mainList(queue)));
-    return this.host.waitAndTake(this, blocking, list, this.queues, this.order);
+    return this.host.waitAndTake(this, blocking, this.mainLists[this.order[0] ?? 0]!, this.queues, this.order);
   }
 
   /**
