@@ -182,10 +182,7 @@ export class RedisBroker implements Broker {
     } catch (err) {
       failed = err as Error;
     }
-    if (failed && classifyRedisError(failed) === 'reconnect') {
-      throw new RedisUnavailableError(what, this.options.server, 'the connection dropped during the publish: it may or may not have been published', { cause: failed });
-    }
-    if (failed) throw failed;
+    if (failed) throw this.publishError(what, failed);
     for (const q of undeclared) this.declared.add(q);
   }
 
@@ -202,11 +199,14 @@ export class RedisBroker implements Broker {
     try {
       await conn.client.lpush(item.key, item.envelope);
     } catch (err) {
-      if (classifyRedisError(err) === 'reconnect') {
-        throw new RedisUnavailableError(`publish to queue "${item.queue}"`, this.options.server, 'the connection dropped during the publish: it may or may not have been published', { cause: err });
-      }
-      throw err;
+      throw this.publishError(`publish to queue "${item.queue}"`, err);
     }
+  }
+
+  /** What a publish that failed once handed to ioredis throws: a dropped connection leaves it unknown whether it went out. */
+  private publishError(what: string, err: unknown): unknown {
+    if (classifyRedisError(err) !== 'reconnect') return err;
+    return new RedisUnavailableError(what, this.options.server, 'the connection dropped during the publish: it may or may not have been published', { cause: err });
   }
 
   async consume(queues: readonly string[], onDelivery: (delivery: Delivery) => void, options: ConsumeOptions): Promise<Consumer> {
