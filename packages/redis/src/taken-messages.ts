@@ -255,10 +255,13 @@ export class TakenMessages {
 
 const SETTLED = Promise.resolve();
 
-/** A take that failed with NOSCRIPT (the server lost its script cache) runs once more with EVAL. */
+/**
+ * A take that failed with NOSCRIPT (the server lost its script cache) runs once more with EVAL,
+ * which loads the script again (not TAKE.run: its EVALSHA would only meet NOSCRIPT once more).
+ */
 function retryUncached(err: unknown, client: Redis, request: TakeRequest): Promise<unknown> {
   if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-  return TAKE.run(client, request.keys, request.args);
+  return client.eval(TAKE.source, request.keys.length, ...request.keys, ...request.args);
 }
 
 /** Resolves in the check phase of this event-loop turn, after what the turn's I/O started. */
