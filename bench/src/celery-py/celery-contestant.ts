@@ -39,9 +39,6 @@ process.once('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
 
-/** The worker's traits, shared by the scenarios' rows and the chord group's row. */
-export const CELERY_WORKER_TRAITS = 'separate process (-P threads)';
-
 /**
  * Runs one driver scenario (celery_driver.py `driverArgs`) on `target`, claimed empty, against a
  * fresh worker at `config.concurrency`: the driver's JSON, and the worker's CPU time while the
@@ -86,7 +83,7 @@ export function celeryContestant(target: RedisTarget, options: CeleryOptions): C
       resultsStored: 'yes (celery-task-meta-<id>, ignore_result False)',
       durability: target.durability,
       acks: 'early (Celery default; prefetch multiplier 4)',
-      worker: CELERY_WORKER_TRAITS,
+      worker: 'separate process (-P threads)',
     },
     bulk: async (config) => figures<BulkFigures>(await scene(config, ['bulk', '--tasks', String(config.tasks)]), ['tasks', 'enqueueMs', 'queued', 'processMs', 'verified', 'workerSucceeded']),
     endToEnd: async (config) => figures<EndToEndFigures>(await scene(config, ['e2e', '--tasks', String(config.tasks)]), ['tasks', 'ms', 'verified', 'workerSucceeded']),

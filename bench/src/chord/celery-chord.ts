@@ -5,7 +5,7 @@
  * size recorded, then one publish per header task: Celery has no bulk send) and waits with the
  * body's `AsyncResult.get()`, timing itself.
  */
-import { CELERY_WORKER_TRAITS, celeryContestant, figures, runCeleryScene, type CeleryOptions } from '../celery-py/celery-contestant.js';
+import { celeryContestant, figures, runCeleryScene, type CeleryOptions } from '../celery-py/celery-contestant.js';
 import type { RedisTarget } from '../redis-db.js';
 import type { ChordFigures, ChordRow } from './chord-row.js';
 
@@ -27,7 +27,6 @@ export function celeryChordRow(target: RedisTarget, options: CeleryOptions): Cho
     traits: {
       ...celeryContestant(target, options).traits,
       resultsStored: "yes: every header task's and the body's (celery-task-meta-<id>, ignore_result False); parts counted in celery-taskset-meta-<group id>.j",
-      worker: CELERY_WORKER_TRAITS,
     },
     async run(config): Promise<ChordFigures> {
       const scene = await runCeleryScene(target, options, config, ['chord', '--tasks', String(config.chordTasks)]);
