@@ -52,6 +52,15 @@ export class VhostScope {
     await run('rabbitmqctl', ['set_permissions', '-p', this.vhost, user, '.*', '.*', '.*']);
   }
 
+  /**
+   * The `columns` of `queue` in this vhost as `rabbitmqctl list_queues` shows them (e.g.
+   * `consumers`, `messages`, `durable`), or undefined when there is no such queue.
+   */
+  async queueRow(queue: string, ...columns: string[]): Promise<string[] | undefined> {
+    const { stdout } = await run('rabbitmqctl', ['list_queues', '-p', this.vhost, 'name', ...columns, '-q', '--no-table-headers']);
+    return stdout.split('\n').map((line) => line.split('\t').map((cell) => cell.trim())).find(([name]) => name === queue)?.slice(1);
+  }
+
   async cleanup(): Promise<void> {
     if (this.created) await run('rabbitmqctl', ['delete_vhost', this.vhost]);
     this.created = false;

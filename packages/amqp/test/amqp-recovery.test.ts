@@ -47,9 +47,7 @@ describe('amqp broker: recovery', { skip, timeout: 120_000 }, () => {
     const broker = open();
     const queue = `once-${randomUUID()}`;
     const consumer = await broker.consume([queue], () => {}, { prefetch: 1 });
-    const { stdout } = await run('rabbitmqctl', ['list_queues', '-p', scope.vhost, 'name', 'consumers', '-q', '--no-table-headers']);
-    const row = stdout.split('\n').map((l) => l.trim().split(/\s+/)).find(([name]) => name === queue);
-    assert.equal(row?.[1], '1', `consumers on ${queue}: ${stdout}`);
+    assert.deepEqual(await scope.queueRow(queue, 'consumers'), ['1'], `one consumer on ${queue}`);
     await consumer.cancel();
   });
 

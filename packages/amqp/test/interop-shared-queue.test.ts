@@ -15,14 +15,11 @@
  * reason, when RabbitMQ, python3-celery or Redis is missing and CI is unset.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { App } from '@celeriac/core';
 import { AmqpInteropScope, interopSkipReason, REDIS_URL, WAIT_MS, type Started } from './interop-fixture.js';
 import { checkEachRanOnce } from '../../redis/test/interop-checks.js';
 
-const run = promisify(execFile);
 const skip = await interopSkipReason({ redis: true });
 const PER_SENDER = 100;
 
@@ -72,10 +69,9 @@ describe('interop over AMQP: a Python worker and a celeriac worker share one que
 
     // Nothing waits for a second delivery: every message was acknowledged (early acks on both sides).
     assert.equal(await app.broker.size(scope.queue), 0);
-    const { stdout } = await run('rabbitmqctl', ['list_queues', '-p', scope.vhost.vhost, 'name', 'durable', 'auto_delete', 'arguments', 'consumers', 'messages', '-q', '--no-table-headers']);
-    const row = stdout.split('\n').find((line) => line.startsWith(`${scope.queue}\t`));
-    assert.ok(row, `the queue ${scope.queue} exists: ${stdout}`);
-    const [, durable, autoDelete, args, consumers, messages] = row.split('\t');
+    const row = await scope.vhost.queueRow(scope.queue, 'durable', 'auto_delete', 'arguments', 'consumers', 'messages');
+    assert.ok(row, `the queue ${scope.queue} exists`);
+    const [durable, autoDelete, args, consumers, messages] = row;
     assert.deepEqual({ durable, autoDelete, args, consumers, messages }, { durable: 'true', autoDelete: 'false', args: '[]', consumers: '2', messages: '0' });
   });
 });

@@ -12,9 +12,7 @@
  *   deleted under a running client is declared and consumed again, and results flow again.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { promisify } from 'node:util';
 import { after, before, describe, it, test } from 'node:test';
 import { App, chain, chord, ConfigError, group, silentLogger, Worker } from '@celeriac/core';
 import { backendConformance, eventually } from '@celeriac/testing';
@@ -22,7 +20,6 @@ import { AmqpBroker, createBackend, RPC_NO_CHORDS, RpcBackend } from '@celeriac/
 import { connect } from 'amqplib';
 import { amqpSkipReason, VhostScope } from './amqp-fixture.js';
 
-const run = promisify(execFile);
 const skip = await amqpSkipReason();
 const scope = new VhostScope();
 const CELERY_RPC_FIELDS = ['task_id', 'status', 'result', 'traceback', 'children'];
@@ -61,10 +58,11 @@ if (skip) {
         assert.equal(await (await add.delay(2, 3)).get({ timeout: 20_000 }), 5);
         // A RangeError travels as Python's ValueError (core's exception codec).
         await assert.rejects((await boom.delay()).get({ timeout: 20_000 }), (err: Error) => err.name === 'ValueError' && /out of range/.test(err.message));
-        const { stdout } = await run('rabbitmqctl', ['list_queues', '-p', scope.vhost, 'name', 'durable', 'auto_delete', 'arguments', '-q', '--no-table-headers']);
-        const row = stdout.split('\n').find((line) => line.startsWith(app.oid));
-        assert.ok(row, `the reply queue ${app.oid} exists: ${stdout}`);
-        assert.match(row, /\tfalse\ttrue\t.*x-expires.*86400000/);
+        const row = await scope.queueRow(app.oid, 'durable', 'auto_delete', 'arguments');
+        assert.ok(row, `the reply queue ${app.oid} exists`);
+        const [durable, autoDelete, args] = row;
+        assert.deepEqual({ durable, autoDelete }, { durable: 'false', autoDelete: 'true' });
+        assert.match(args ?? '', /x-expires.*86400000/);
       } finally {
         await worker.shutdown();
         await running;
@@ -74,17 +72,12 @@ if (skip) {
   });
 
   describe('review: connecting', { timeout: 60_000 }, () => {
-    const consumersOf = async (vhost: string, queue: string) => {
-      const { stdout } = await run('rabbitmqctl', ['list_queues', '-p', vhost, 'name', 'consumers', '-q', '--no-table-headers']);
-      return stdout.split('\n').map((l) => l.trim().split(/\s+/)).find(([name]) => name === queue)?.[1];
-    };
-
     it('before the broker is connected, the reply queue gets one consumer', async () => {
       const fresh = new AmqpBroker({ url: scope.url(), logger: silentLogger });
       const backend = new RpcBackend(fresh, `once-${randomUUID()}`, silentLogger);
       try {
         await backend.connect();
-        assert.equal(await consumersOf(scope.vhost, backend.replyTo), '1');
+        assert.deepEqual(await scope.queueRow(backend.replyTo, 'consumers'), ['1']);
       } finally {
         await backend.close();
         await fresh.close();
@@ -100,7 +93,7 @@ if (skip) {
         await later.create();
         // The broker's reconnect loop backs off (up to 5 s between tries): keep asking.
         await eventually(() => backend.connect().then(() => true, () => false), 30_000, 'connect() to succeed once the vhost exists');
-        assert.equal(await consumersOf(later.vhost, backend.replyTo), '1');
+        assert.deepEqual(await later.queueRow(backend.replyTo, 'consumers'), ['1']);
       } finally {
         await backend.close();
         await fresh.close();
@@ -116,16 +109,12 @@ if (skip) {
       await app.connect();
       const worker = Worker.create(app, { concurrency: 1 });
       const running = worker.run();
-      const consumers = async () => {
-        const { stdout } = await run('rabbitmqctl', ['list_queues', '-p', scope.vhost, 'name', 'consumers', '-q', '--no-table-headers']);
-        return stdout.split('\n').map((l) => l.trim().split(/\s+/)).find(([name]) => name === app.oid)?.[1];
-      };
       try {
         assert.equal(await (await add.delay(1, 1)).get({ timeout: 20_000 }), 2);
         const admin = await connect(scope.url());
         await (await admin.createChannel()).deleteQueue(app.oid);
         await admin.close();
-        await eventually(async () => (await consumers()) === '1', 30_000, 'the reply queue declared and consumed again');
+        await eventually(async () => (await scope.queueRow(app.oid, 'consumers'))?.[0] === '1', 30_000, 'the reply queue declared and consumed again');
         assert.equal(await (await add.delay(2, 2)).get({ timeout: 20_000 }), 4);
       } finally {
         await worker.shutdown();
@@ -169,9 +158,8 @@ if (skip) {
         const refused = (err: Error) => err.message === RPC_NO_CHORDS && err.name === 'NotImplementedError';
         await assert.rejects(app.apply(chord([add.s(1, 1), add.s(2, 2)], add.s(1))), refused);
         await assert.rejects(app.apply(chain(add.s(1, 1), group(add.s(1), add.s(2)), add.s(3))), refused);
-        const { stdout } = await run('rabbitmqctl', ['list_queues', '-p', scope.vhost, 'name', 'messages', '-q', '--no-table-headers']);
-        const row = stdout.split('\n').map((l) => l.trim().split(/\s+/)).find(([name]) => name === app.defaultQueue);
-        assert.ok(row === undefined || row[1] === '0', `nothing was published (${row?.join(' ')})`);
+        const row = await scope.queueRow(app.defaultQueue, 'messages');
+        assert.ok(row === undefined || row[0] === '0', `nothing was published (${row?.join(' ')})`);
       } finally {
         await app.close();
       }
