@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { App, silentLogger, Worker, type Delivery } from '@celeriac/core';
+import { App, silentLogger, Worker, type Delivery, type Logger } from '@celeriac/core';
 import { eventually, sampleMessage } from '@celeriac/testing';
 import { AmqpBroker } from '@celeriac/amqp';
 import { makeTestCertificates } from '../../redis/test/test-certs.js';
@@ -53,10 +53,10 @@ describe('amqps:// and credentials', { skip, timeout: 120_000 }, () => {
 
   it('without the CA, connecting fails at once, naming the certificate', async () => {
     const broker = new AmqpBroker({ url: `${node!.url}?connection_timeout=60000`, logger: silentLogger });
-    const started = Date.now();
     try {
+      // 'cannot connect: <reason>' is the error of a fatal attempt; waiting out the timeout would
+      // give 'no connection within 60000 ms'.
       await assert.rejects(broker.connect(), (err: Error) => /certificate/i.test(err.message) && err.message.includes('cannot connect'));
-      assert.ok(Date.now() - started < 30_000, 'did not wait for the connection timeout');
     } finally {
       await broker.close();
     }
@@ -74,15 +74,16 @@ describe('amqps:// and credentials', { skip, timeout: 120_000 }, () => {
 
   it('a consumer keeps trying through refused logins after it was connected', async () => {
     const url = `${node!.url}?ca_certs=${encodeURIComponent(certs!.caFile)}`;
-    const broker = new AmqpBroker({ url, logger: silentLogger });
+    const refused: string[] = [];
+    const logger: Logger = { ...silentLogger, error: (message) => void refused.push(message) };
+    const broker = new AmqpBroker({ url, logger });
     const got: Delivery[] = [];
     try {
       await broker.consume(['refused'], (d) => got.push(d), { prefetch: 1 });
       await node!.ctl('change_password', 'guest', 'not-guest');
       const connections = (await node!.ctl('list_connections', 'pid', '-q', '--no-table-headers')).split('\n').map((l) => l.trim()).filter(Boolean);
       for (const pid of connections) await node!.ctl('close_connection', pid, 'test: refused logins');
-      // Let at least one reconnect be refused.
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await eventually(() => refused.some((m) => /ACCESS[-_]REFUSED/.test(m)), 30_000, 'a reconnect to be refused');
       await node!.ctl('change_password', 'guest', 'guest');
       const sender = new AmqpBroker({ url, logger: silentLogger });
       try {
