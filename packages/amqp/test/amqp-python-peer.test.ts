@@ -8,30 +8,20 @@
  *   right (its own reader misreads 8- and 16-bit ones), and `expires` becomes `expiration` in ms.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { buildTaskMessage, decodeTaskMessage, encodeTaskMessage, silentLogger, type Delivery } from '@celeriac/core';
 import { AmqpBroker } from '@celeriac/amqp';
-import { amqpSkipReason, VhostScope } from './amqp-fixture.js';
+import { VhostScope } from './amqp-fixture.js';
+import { interopSkipReason, PYTHON } from './interop-fixture.js';
 
 const run = promisify(execFile);
-const PYTHON = process.env['CELERIAC_PYTHON'] ?? '/usr/bin/python3';
 const PEER = fileURLToPath(new URL('./fixtures/py_amqp_peer.py', import.meta.url));
 
-async function skipReason(): Promise<string | false> {
-  const amqp = await amqpSkipReason();
-  if (amqp) return amqp;
-  const probe = spawnSync(PYTHON, ['-c', 'import celery, amqp; assert celery.VERSION[:2] == (5, 2)']);
-  if (probe.status === 0) return false;
-  const reason = `Python Celery 5.2 with py-amqp is not available at ${PYTHON} (apt-get install -y python3-celery python3-amqp)`;
-  if (process.env['CI']) throw new Error(`${reason}; CI is set, so this is a failure, not a skip`);
-  return reason;
-}
-
-const skip = await skipReason();
+const skip = await interopSkipReason();
 const scope = new VhostScope();
 
 describe('amqp: Python Celery 5.2 and celeriac on one queue', { skip, timeout: 60_000 }, () => {

@@ -30,7 +30,10 @@ import { Redis } from 'ioredis';
 import { amqpSkipReason, VhostScope } from './amqp-fixture.js';
 import { stopChild, untilReady, type Started, type WorkerChoice } from '../../redis/test/interop-processes.js';
 import { groupKeys, registerCanvasTasks } from '../../redis/test/interop-canvas-checks.js';
-export type { Started };
+/** One execution of `interop.record`, as either worker writes it. */
+import type { SharedRun as Run } from '../../redis/test/interop-checks.js';
+import type { PyException } from '../../redis/test/interop-fixture.js';
+export type { PyException, Run, Started };
 
 export const PYTHON = process.env['CELERIAC_PYTHON'] ?? '/usr/bin/python3';
 export const REDIS_URL = process.env['CELERIAC_REDIS_URL'] ?? 'redis://127.0.0.1:6379/0';
@@ -68,9 +71,6 @@ export async function interopSkipReason(options: { redis?: boolean } = {}): Prom
   return false;
 }
 
-/** One execution of `interop.record`, as either worker writes it. */
-import type { SharedRun as Run } from '../../redis/test/interop-checks.js';
-export type { Run };
 
 export class AmqpInteropScope {
   readonly vhost = new VhostScope();
@@ -222,12 +222,6 @@ export interface PyOutcome {
   /** Every state message the Python client received for this task, in order (Celery's `on_message`). */
   states: string[];
   eta: string | null;
-}
-export interface PyException {
-  type: string;
-  module: string;
-  args: unknown[];
-  str: string;
 }
 
 // ---------------------------------------------------------------------------------------------
