@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import type { ScenarioConfig } from '../contestant.js';
+import { perSecond } from '../stats.js';
 import { AMQP_ROW_NAMES, type AmqpRow } from './amqp-row.js';
 import { probeAmqp } from './amqp-server.js';
 import { celeriacAmqpRow } from './celeriac-amqp.js';
@@ -81,7 +82,7 @@ export async function runAmqpGroup(options: AmqpGroupOptions, config: ScenarioCo
       traits: row.traits,
       tasks: f.tasks,
       ms: Math.round(f.ms),
-      perSecond: Math.round((f.tasks * 1000) / f.ms),
+      perSecond: Math.round(perSecond(f.tasks, f.ms)),
       verified: f.verified,
       workerSucceeded: f.workerSucceeded,
       workerCpuMsPerTask: f.workerCpuMs === null ? null : Math.round((f.workerCpuMs * 1000) / f.tasks) / 1000,
