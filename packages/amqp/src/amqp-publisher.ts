@@ -170,7 +170,7 @@ function drainedOrClosed(channel: ConfirmChannel, open: Open): Promise<void> {
 }
 
 /** True when `work` settled before `deadline` (epoch ms). */
-async function beforeDeadline(work: Promise<unknown>, deadline: number): Promise<boolean> {
+export async function beforeDeadline(work: Promise<unknown>, deadline: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined = undefined;
   const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()))));
   try {

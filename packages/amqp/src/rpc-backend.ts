@@ -24,7 +24,7 @@ import { ConfigError, consoleLogger, States, type AdapterContext, type BackendCa
 import { randomUUID } from 'node:crypto';
 import type { Channel, ChannelModel, ConsumeMessage, Options } from 'amqplib';
 import { AmqpBroker } from './amqp-broker.js';
-import type { Outgoing } from './amqp-publisher.js';
+import { beforeDeadline, type Outgoing } from './amqp-publisher.js';
 
 /** Celery's text (celery/backends/rpc.py E_NO_CHORD_SUPPORT). */
 export const RPC_NO_CHORDS = `The "rpc" result backend does not support chords!
@@ -152,7 +152,7 @@ export class RpcBackend implements ResultBackend {
     const arrived = new Promise<void>((resolve) => this.ownSends.set(messageId, resolve));
     try {
       await this.send(message);
-      await within(arrived, connection.url.connectionTimeoutMs);
+      await beforeDeadline(arrived, Date.now() + connection.url.connectionTimeoutMs);
     } finally {
       this.ownSends.delete(messageId);
     }
@@ -298,13 +298,6 @@ export class RpcBackend implements ResultBackend {
     const set = this.watchers.get(taskId);
     if (set) for (const wake of [...set]) wake(meta);
   }
-}
-
-/** `work`, or nothing more once `ms` have passed. */
-async function within(work: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined = undefined;
-  await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
 }
 
 /** Core's adapter loader calls this for `rpc://` URLs: the app's broker must be an AmqpBroker. */
