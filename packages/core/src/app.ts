@@ -13,7 +13,7 @@ import { hostname } from 'node:os';
 import { backendFromUrl, brokerFromUrl, checkUrl, DEFAULT_URL, schemeOf } from './adapters.js';
 import { validateApplyOptions, type ApplyOptions } from './apply-options.js';
 import type { ResultBackend } from './backend/result-backend.js';
-import type { Broker } from './broker/broker.js';
+import type { Broker, OutgoingMessage } from './broker/broker.js';
 import { currentTask } from './current-task.js';
 import { ClosedError, ConfigError, DuplicateTaskError, NoBackendError, NotSerializableError, StateError } from './errors.js';
 import { applySignature, type CanvasApplyOptions } from './canvas/send.js';
@@ -65,7 +65,11 @@ export class App {
   private readonly brokerUrl: string | null;
   private readonly backendUrl: string | null;
   private connecting: Promise<void> | null = null;
+  /** `connecting` has resolved: sends need not wait on it. */
+  private connected = false;
   private closed = false;
+  /** What every AsyncResult of this app reads its backend through (one function for all of them). */
+  private readonly backendRef = (): ResultBackend | null => this.backendInstance;
 
   constructor(options: AppOptions = {}) {
     this.defaultQueue = options.defaultQueue ?? 'celery';
@@ -127,6 +131,7 @@ export class App {
       if (!this.backendInstance && this.backendUrl) this.backendInstance = await backendFromUrl(this.backendUrl, { logger: this.logger, broker: this.brokerInstance, replyTo: this.oid });
       await this.brokerInstance.connect();
       await this.backendInstance?.connect();
+      this.connected = true;
     })().catch((err: unknown) => {
       this.connecting = null; // a later call tries again (the server may be back)
       throw err;
@@ -147,7 +152,7 @@ export class App {
 
   /** A handle on a task's result by id. */
   asyncResult<R = unknown>(taskId: string): AsyncResult<R> {
-    return new AsyncResult<R>(taskId, () => this.backendInstance);
+    return new AsyncResult<R>(taskId, this.backendRef);
   }
 
   /**
@@ -155,8 +160,12 @@ export class App {
    * Resolves once the broker has the message.
    */
   async sendTask<R = unknown>(name: string, options: ApplyOptions<readonly unknown[]> = {}, task?: RegisteredTask): Promise<AsyncResult<R>> {
-    const [result] = await this.sendTasks([{ name, options, task }]);
-    return result as AsyncResult<R>;
+    // sendTasks() of this one call, without the arrays around it (a task sent on its own is
+    // usually awaited next, and this is the client's side of that round trip).
+    const out = this.outgoing(name, options, task, undefined, currentTask() === undefined);
+    if (!this.connected || this.closed) await this.connect();
+    await this.broker.publish(out.message, out.options);
+    return new AsyncResult<R>(out.id, this.backendRef);
   }
 
   /**
@@ -164,39 +173,45 @@ export class App {
    * Resolves once the broker has all of them.
    */
   async sendTasks(calls: ReadonlyArray<SendCall>): Promise<AsyncResult[]> {
+    const single = calls.length === 1 && currentTask() === undefined;
+    const outgoing = calls.map(({ name, options = {}, task, canvas }) => this.outgoing(name, options, task, canvas, single));
+    if (!this.connected || this.closed) await this.connect();
+    await this.broker.publishMany(outgoing);
+    return outgoing.map((o) => new AsyncResult(o.id, this.backendRef));
+  }
+
+  /**
+   * A call as the broker takes it. `single`: sent on its own and not from inside a task (see below).
+   */
+  private outgoing(name: string, options: ApplyOptions<readonly unknown[]>, given: RegisteredTask | undefined, canvas: CanvasFields | undefined, single: boolean): Outgoing {
+    // A workflow names its tasks: when one is ours, its defaults (queue, priority, expires) apply.
+    const task = given ?? this.registry.get(name);
+    const message = this.buildMessage(name, options, task, canvas);
     // One task sent on its own is usually awaited next (a request waiting on its result): its
     // result watch is armed alongside the send. Bulk sends skip it (thousands of subscriptions).
     // Not from inside a task: a task should not wait on another (Celery refuses result.get() there),
     // nor for a worker continuing a workflow (a chain's next step, a chord's body).
-    const single = calls.length === 1 && !currentTask() && calls[0]!.canvas?.parentId === undefined;
-    const outgoing = calls.map(({ name, options = {}, task: given, canvas }) => {
-      // A workflow names its tasks: when one is ours, its defaults (queue, priority, expires) apply.
-      const task = given ?? this.registry.get(name);
-      const message = this.buildMessage(name, options, task, canvas);
-      if (single && !message.headers.ignore_result) {
-        // The backend may name a channel for the worker to tell us on (its header goes along).
-        const notify = this.backendInstance?.expect?.(message.headers.id);
-        if (typeof notify === 'string') message.headers[NOTIFY_HEADER] = notify;
-      }
-      return {
-        message: encodeForSend(message),
-        options: { queue: options.queue ?? task?.options.queue ?? this.defaultQueue, priority: message.properties.priority ?? 0, notBefore: message.eta },
-        id: message.headers.id,
-      };
-    });
-    await this.connect();
-    await this.broker.publishMany(outgoing);
-    return outgoing.map((o) => this.asyncResult(o.id));
+    if (single && canvas?.parentId === undefined && !message.headers.ignore_result) {
+      // The backend may name a channel for the worker to tell us on (its header goes along).
+      const notify = this.backendInstance?.expect?.(message.headers.id);
+      if (typeof notify === 'string') message.headers[NOTIFY_HEADER] = notify;
+    }
+    return {
+      message: encodeForSend(message),
+      options: { queue: options.queue ?? task?.options.queue ?? this.defaultQueue, priority: message.properties.priority ?? 0, notBefore: message.eta },
+      id: message.headers.id,
+    };
   }
 
   /** Builds the protocol v2 message a call would send (also used for retries and bulk sends). */
-  buildMessage(name: string, options: ApplyOptions<readonly unknown[]>, task?: RegisteredTask, canvas: CanvasFields = {}): TaskMessage {
+  buildMessage(name: string, options: ApplyOptions<readonly unknown[]>, task?: RegisteredTask, canvas: CanvasFields = NO_CANVAS): TaskMessage {
     validateApplyOptions(name, options);
-    const now = new Date();
     const parent = canvas.parentId !== undefined ? { id: canvas.parentId, rootId: canvas.rootId } : currentTask();
-    const eta = options.eta ?? (options.countdown !== undefined ? new Date(now.getTime() + options.countdown * 1000) : null);
     const expiresOpt = options.expires ?? task?.options.expires;
-    const expires = expiresOpt === undefined ? null : expiresOpt instanceof Date ? expiresOpt : new Date(now.getTime() + expiresOpt * 1000);
+    // The clock is read only for what is relative to now (most calls have neither).
+    const now = options.countdown !== undefined || expiresOpt !== undefined ? new Date() : undefined;
+    const eta = options.eta ?? (options.countdown !== undefined ? new Date(now!.getTime() + options.countdown * 1000) : null);
+    const expires = expiresOpt === undefined ? null : expiresOpt instanceof Date ? expiresOpt : new Date(now!.getTime() + expiresOpt * 1000);
     const id = options.taskId ?? randomUUID();
     return buildTaskMessage({
       task: name,
@@ -270,6 +285,13 @@ export interface CanvasFields {
   readonly parentId?: string | null;
   /** The client that waits for results (`reply_to`). @default this app's oid */
   readonly replyTo?: string;
+}
+
+const NO_CANVAS: CanvasFields = {};
+
+/** A message to publish, with its task id. */
+interface Outgoing extends OutgoingMessage {
+  readonly id: string;
 }
 
 /** Encodes a message, turning a JSON failure into a clear error that names what failed. */

@@ -42,26 +42,33 @@ const KNOWN = new Set([
 ]);
 
 export function validateApplyOptions(taskName: string, o: ApplyOptions<readonly unknown[]>): void {
-  const where = `applyAsync(${taskName}): option`;
-  for (const key of Object.keys(o)) {
-    if (!KNOWN.has(key)) throw new ConfigError(`${where} "${key}" is not a call option (known: ${[...KNOWN].join(', ')})`);
+  // Runs on every send: the texts of the messages are made only for an option that is present.
+  for (const key in o) {
+    // for...in: no array of keys; an inherited key is not the caller's option (as Object.keys).
+    if (!KNOWN.has(key) && Object.hasOwn(o, key)) throw new ConfigError(`${where(taskName)} "${key}" is not a call option (known: ${[...KNOWN].join(', ')})`);
   }
-  if (o.args !== undefined && !Array.isArray(o.args)) throw new ConfigError(`${where} "args" must be an array, got ${JSON.stringify(o.args)}`);
+  if (o.args !== undefined && !Array.isArray(o.args)) throw new ConfigError(`${where(taskName)} "args" must be an array, got ${JSON.stringify(o.args)}`);
   if (o.kwargs !== undefined && (typeof o.kwargs !== 'object' || o.kwargs === null || Array.isArray(o.kwargs))) {
-    throw new ConfigError(`${where} "kwargs" must be an object, got ${JSON.stringify(o.kwargs)}`);
+    throw new ConfigError(`${where(taskName)} "kwargs" must be an object, got ${JSON.stringify(o.kwargs)}`);
   }
-  if (o.countdown !== undefined) checkSeconds(o.countdown, `${where} "countdown"`, true);
-  if (o.countdown !== undefined && o.eta !== undefined) throw new ConfigError(`${where}s "countdown" and "eta" cannot both be given`);
-  if (o.eta !== undefined && !isValidDate(o.eta)) throw new ConfigError(`${where} "eta" must be a valid Date, got ${String(o.eta)}`);
-  if (o.expires !== undefined && !isValidDate(o.expires)) checkSeconds(o.expires, `${where} "expires"`, true);
-  if (o.priority !== undefined) checkPriority(o.priority, `${where} "priority"`);
-  if (o.queue !== undefined && (typeof o.queue !== 'string' || o.queue === '')) throw new ConfigError(`${where} "queue" must be a non-empty string, got ${JSON.stringify(o.queue)}`);
-  if (o.taskId !== undefined && (typeof o.taskId !== 'string' || o.taskId === '')) throw new ConfigError(`${where} "taskId" must be a non-empty string, got ${JSON.stringify(o.taskId)}`);
+  if (o.countdown !== undefined) {
+    checkSeconds(o.countdown, `${where(taskName)} "countdown"`, true);
+    if (o.eta !== undefined) throw new ConfigError(`${where(taskName)}s "countdown" and "eta" cannot both be given`);
+  }
+  if (o.eta !== undefined && !isValidDate(o.eta)) throw new ConfigError(`${where(taskName)} "eta" must be a valid Date, got ${String(o.eta)}`);
+  if (o.expires !== undefined && !isValidDate(o.expires)) checkSeconds(o.expires, `${where(taskName)} "expires"`, true);
+  if (o.priority !== undefined) checkPriority(o.priority, `${where(taskName)} "priority"`);
+  if (o.queue !== undefined && (typeof o.queue !== 'string' || o.queue === '')) throw new ConfigError(`${where(taskName)} "queue" must be a non-empty string, got ${JSON.stringify(o.queue)}`);
+  if (o.taskId !== undefined && (typeof o.taskId !== 'string' || o.taskId === '')) throw new ConfigError(`${where(taskName)} "taskId" must be a non-empty string, got ${JSON.stringify(o.taskId)}`);
   if (o.headers !== undefined && (typeof o.headers !== 'object' || o.headers === null || Array.isArray(o.headers))) {
-    throw new ConfigError(`${where} "headers" must be an object, got ${JSON.stringify(o.headers)}`);
+    throw new ConfigError(`${where(taskName)} "headers" must be an object, got ${JSON.stringify(o.headers)}`);
   }
-  if (o.softTimeLimit !== undefined) checkSeconds(o.softTimeLimit, `${where} "softTimeLimit"`, false);
-  if (o.timeLimit !== undefined) checkSeconds(o.timeLimit, `${where} "timeLimit"`, false);
+  if (o.softTimeLimit !== undefined) checkSeconds(o.softTimeLimit, `${where(taskName)} "softTimeLimit"`, false);
+  if (o.timeLimit !== undefined) checkSeconds(o.timeLimit, `${where(taskName)} "timeLimit"`, false);
+}
+
+function where(taskName: string): string {
+  return `applyAsync(${taskName}): option`;
 }
 
 function isValidDate(value: unknown): value is Date {

@@ -52,13 +52,16 @@ export function publishPriority(message: RawMessage, optionPriority: number | un
 
 /** The envelope kombu would write for `message` published to `target.queue` (on `target.exchange`). */
 export function encodeEnvelope(message: RawMessage, target: EnvelopeTarget): string {
+  const own = message.properties;
   const properties: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(message.properties)) {
-    if (!TRANSPORT_PROPERTIES.has(key)) properties[key] = value;
+  // for...in without Object.entries' pairs; inherited keys are skipped, as Object.entries does.
+  for (const key in own) {
+    if (!TRANSPORT_PROPERTIES.has(key) && Object.hasOwn(own, key)) properties[key] = own[key];
   }
-  const info = message.properties['delivery_info'];
+  const info = own['delivery_info'];
+  const exchange = target.exchange ?? '';
   // kombu updates an existing delivery_info (keeping its other keys) and creates it otherwise.
-  properties['delivery_info'] = { ...(isRecord(info) ? info : {}), exchange: target.exchange ?? '', routing_key: target.queue };
+  properties['delivery_info'] = isRecord(info) ? { ...info, exchange, routing_key: target.queue } : { exchange, routing_key: target.queue };
   properties['priority'] = target.priority;
   properties['body_encoding'] = 'base64';
   properties['delivery_tag'] = target.deliveryTag;

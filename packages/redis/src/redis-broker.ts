@@ -151,17 +151,30 @@ export class RedisBroker implements Broker {
     await this.open().waitReady('connect', this.options.connectionTimeoutMs);
   }
 
-  async publish(message: RawMessage, options: PublishOptions): Promise<void> {
-    await this.publishMany([{ message, options }]);
+  publish(message: RawMessage, options: PublishOptions): Promise<void> {
+    let item: PushItem;
+    let conn: BrokerConnection;
+    try {
+      item = this.pushItem(message, options);
+      conn = this.open();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // One message to a queue already declared (a client sending a task and awaiting it): one
+    // LPUSH of its own, without a pipeline object around it.
+    if (this.declared.has(item.queue) && conn.state === 'ready') return this.pushOne(conn, item);
+    return this.pushMany(conn, [item]);
   }
 
   async publishMany(messages: readonly OutgoingMessage[]): Promise<void> {
-    const items = messages.map((m) => this.pushItem(m));
+    if (messages.length === 1) return this.publish(messages[0]!.message, messages[0]!.options);
+    const items = messages.map((m) => this.pushItem(m.message, m.options));
     const conn = this.open();
-    if (items.length === 0) return;
-    // One message to a queue already declared (a client sending a task and awaiting it): one
-    // LPUSH of its own, without a pipeline object around it.
-    if (items.length === 1 && this.declared.has(items[0]!.queue) && conn.state === 'ready') return this.pushOne(conn, items[0]!);
+    if (items.length > 0) await this.pushMany(conn, items);
+  }
+
+  /** Declares the queues not declared yet and pushes, in one pipeline once the connection is up. */
+  private async pushMany(conn: BrokerConnection, items: readonly PushItem[]): Promise<void> {
     const queues = [...new Set(items.map((i) => i.queue))];
     const what = queues.length === 1 ? `publish to queue "${queues[0]}"` : `publish to ${queues.length} queues`;
     // Not handed to ioredis before the connection is up, so a publish that times out was not sent.
@@ -187,20 +200,18 @@ export class RedisBroker implements Broker {
   }
 
   /** A message as the envelope to push and the list it goes to. */
-  private pushItem({ message, options }: OutgoingMessage): PushItem {
+  private pushItem(message: RawMessage, options: PublishOptions): PushItem {
     checkQueue(options.queue, 'publish option "queue"');
     const priority = publishPriority(message, options.priority);
     const envelope = encodeEnvelope(message, { queue: options.queue, priority, deliveryTag: randomUUID() });
     return { queue: options.queue, key: this.keys.list(options.queue, priority), envelope };
   }
 
-  /** One message, on a ready connection, to a declared queue: LPUSH alone (see publishMany). */
-  private async pushOne(conn: BrokerConnection, item: PushItem): Promise<void> {
-    try {
-      await conn.client.lpush(item.key, item.envelope);
-    } catch (err) {
+  /** One message, on a ready connection, to a declared queue: LPUSH alone (see publish). */
+  private pushOne(conn: BrokerConnection, item: PushItem): Promise<void> {
+    return conn.client.lpush(item.key, item.envelope).then(noop, (err: unknown) => {
       throw this.publishError(`publish to queue "${item.queue}"`, err);
-    }
+    });
   }
 
   /** What a publish that failed once handed to ioredis throws: a dropped connection leaves it unknown whether it went out. */
@@ -362,6 +373,8 @@ interface PushItem {
   readonly envelope: string;
 }
 
+function noop(): void {}
+
 function checkQueue(queue: unknown, what: string): asserts queue is string {
   if (typeof queue !== 'string' || queue === '') throw new ConfigError(`${what} must be a non-empty string, got ${JSON.stringify(queue)}`);
 }
@@ -378,7 +391,6 @@ async function withTimeout(promise: Promise<unknown>, ms: number): Promise<boole
     clearTimeout(timer);
   }
 }
-
 
 /** The broker for a `redis://` or `rediss://` URL; what core's adapter loader calls. Connects on first use. */
 export function createBroker(url: string, context?: AdapterContext): RedisBroker {

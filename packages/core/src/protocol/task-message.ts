@@ -97,8 +97,8 @@ export interface NewTaskMessage {
   /** User headers, merged into the same headers object as Celery does. */
   headers?: Record<string, unknown>;
   embed?: Partial<Embed>;
-  /** The instant used to compute the `expiration` property. */
-  now: Date;
+  /** The instant used to compute the `expiration` property. @default the current time */
+  now?: Date;
 }
 
 const STANDARD_HEADER_KEYS = new Set([
@@ -108,8 +108,8 @@ const STANDARD_HEADER_KEYS = new Set([
 
 /** Builds a message with all 16 headers, in Celery's order. */
 export function buildTaskMessage(input: NewTaskMessage): TaskMessage {
-  const args = [...(input.args ?? [])];
-  const kwargs = { ...(input.kwargs ?? {}) };
+  const args = input.args === undefined ? [] : [...input.args];
+  const kwargs = input.kwargs === undefined ? {} : { ...input.kwargs };
   const headers: TaskHeaders = {
     lang: 'js',
     task: input.task,
@@ -128,8 +128,10 @@ export function buildTaskMessage(input: NewTaskMessage): TaskMessage {
     origin: input.origin,
     ignore_result: input.ignoreResult ?? false,
   };
-  for (const [k, v] of Object.entries(input.headers ?? {})) {
-    if (!STANDARD_HEADER_KEYS.has(k)) headers[k] = v;
+  if (input.headers !== undefined) {
+    for (const [k, v] of Object.entries(input.headers)) {
+      if (!STANDARD_HEADER_KEYS.has(k)) headers[k] = v;
+    }
   }
   const properties: TaskProperties = {
     correlation_id: input.id,
@@ -138,7 +140,7 @@ export function buildTaskMessage(input: NewTaskMessage): TaskMessage {
   };
   // Celery's order: expiration (set by kombu's publish) comes before the transport's priority.
   if (input.expires) {
-    const ms = Math.max(0, Math.trunc(input.expires.getTime() - input.now.getTime()));
+    const ms = Math.max(0, Math.trunc(input.expires.getTime() - (input.now ?? new Date()).getTime()));
     properties.expiration = String(ms);
   }
   if (input.priority !== undefined && input.priority !== null) properties.priority = input.priority;
@@ -147,7 +149,8 @@ export function buildTaskMessage(input: NewTaskMessage): TaskMessage {
     properties,
     args,
     kwargs,
-    embed: { ...emptyEmbed(), ...input.embed },
+    // The spread keeps what a partial embed says, keys set to undefined included (as before).
+    embed: input.embed === undefined ? emptyEmbed() : { ...emptyEmbed(), ...input.embed },
     eta: input.eta ?? null,
     expires: input.expires ?? null,
   };
