@@ -56,6 +56,7 @@ export type { ResultBackend, BackendCapabilities, ResultWatch, SetResultOptions 
 export { MemoryBackend } from './backend/memory-backend.js';
 export { isResultTuple, type ResultTuple, type GroupStore, type ChordStore, type ChordPart, type ChordPartInput, type ChordPartOutcome } from './backend/groups-and-chords.js';
 export { waitForReady } from './backend/wait-for-result.js';
+export { DeadlineQueue, type Deadline, type Stoppable } from './deadline-queue.js';
 
 export * from './errors.js';
 export * from './protocol/index.js';

@@ -17,67 +17,114 @@
  * What was pushed is remembered per task for `lingerMs` after the send (what `peek` tells); a
  * broken connection forgets it all (messages published meanwhile are lost) and wakes the
  * watchers, who then read the store.
+ *
+ * This is the client's side of every awaited round trip, so it is lean: tasks are known by id
+ * (the id a pushed state names, no key built per look), a pushed message is parsed once for the
+ * watcher it wakes, and the waits for a push share one timer (DeadlineQueue).
  */
+import { DeadlineQueue, decodeResultMeta, type Deadline, type ResultMeta, type ResultWatch } from '@celeriac/core';
 
 /** Notify channels are named `<key prefix>celeriac-notify-<uuid>`. */
 export const NOTIFY_CHANNEL_PREFIX = 'celeriac-notify-';
 
 /** A task sent with this channel in its header. */
 interface Expected {
+  readonly id: string;
   /** When it was sent (performance.now() ms). */
   at: number;
   /** When it was first watched; the wait for a push is counted from then. */
   watchedAt: number | null;
   /** The last state pushed for it, as published. */
   last: string | undefined;
-  readonly watchers: Set<(payload?: string) => void>;
+  /** Its watches, made on its first watch (most tasks are sent and awaited once). */
+  watchers: PushWatch[] | null;
+}
+
+/** One watch on the channel: woken by the task's next push, its wait's end, or stop(). */
+class PushWatch implements ResultWatch {
+  readonly woken: Promise<ResultMeta | undefined>;
+  private resolve!: (meta: ResultMeta | undefined) => void;
+  deadline: Deadline | null = null;
+
+  constructor(
+    /** The task's watches (shared with a later send of the same id), this one among them. */
+    private readonly watchers: PushWatch[],
+    private readonly deadlines: DeadlineQueue,
+  ) {
+    this.woken = new Promise((resolve) => {
+      this.resolve = resolve;
+    });
+  }
+
+  stop(): void {
+    this.wake(undefined);
+  }
+
+  wake(meta: ResultMeta | undefined): void {
+    const i = this.watchers.indexOf(this);
+    if (i < 0) return;
+    this.watchers.splice(i, 1);
+    if (this.deadline) this.deadlines.cancel(this.deadline);
+    this.resolve(meta);
+  }
 }
 
 export class NotifyChannel {
+  /** By task id. */
   private readonly expected = new Map<string, Expected>();
+  /**
+   * The same entries in the order they were sent, from `head` on (pruned from the front without
+   * iterating the map, whose deleted slots an iteration would skip one by one).
+   */
+  private order: Expected[] = [];
+  private head = 0;
+  private readonly deadlines = new DeadlineQueue();
   private pruneTimer: NodeJS.Timeout | null = null;
 
   /**
    * @param name the channel.
-   * @param keyOf the task's key (and channel) from its id, as `expected` is indexed.
    * @param waitMs how long after the send a watch waits for a push before its caller turns to
    *   the task's own channel.
    * @param lingerMs how long what was pushed for a task is remembered.
    */
   constructor(
     readonly name: string,
-    private readonly keyOf: (taskId: string) => string,
     private readonly waitMs: number,
     private readonly lingerMs: number,
   ) {}
 
-  /** The task (by key) is about to be sent with this channel in its header. */
-  expect(key: string): void {
-    const known = this.expected.get(key);
+  /** The task is about to be sent with this channel in its header. */
+  expect(taskId: string): void {
+    const known = this.expected.get(taskId);
     // An id sent again: what was pushed belongs to the earlier send, and it moves to the back.
-    if (known) this.expected.delete(key);
-    this.expected.set(key, { at: performance.now(), watchedAt: null, last: undefined, watchers: known?.watchers ?? new Set() });
-    this.prune();
+    if (known) this.expected.delete(taskId);
+    const now = performance.now();
+    const entry: Expected = { id: taskId, at: now, watchedAt: null, last: undefined, watchers: known?.watchers ?? null };
+    this.expected.set(taskId, entry);
+    this.order.push(entry);
+    this.prune(now);
   }
 
   /**
    * What was pushed for the task: the last state, or null when nothing was pushed yet and the
-   * push may still come; undefined when this channel cannot tell.
+   * push may still come; undefined when this channel cannot tell (or what was pushed is not
+   * result metadata).
    */
-  peek(key: string): string | null | undefined {
-    const entry = this.expected.get(key);
+  peek(taskId: string): ResultMeta | null | undefined {
+    const entry = this.expected.get(taskId);
     if (!entry) return undefined;
-    if (entry.last !== undefined) return entry.last;
+    // Decoded afresh for each look: a caller may keep (and change) what it was given.
+    if (entry.last !== undefined) return decodeResultMeta(taskId, JSON.parse(entry.last)) ?? undefined;
     return performance.now() - (entry.watchedAt ?? entry.at) < this.waitMs ? null : undefined;
   }
 
   /**
-   * Watches the task on this channel: wakes at its next push, or (without a payload) once
+   * Watches the task on this channel: wakes with its next push, or (without metadata) once
    * `waitMs` has passed since it was first watched. Null when the task is not watched here (not
    * sent with this channel, forgotten, or past its wait): then its own channel serves.
    */
-  watch(key: string): { woken: Promise<string | undefined>; stop: () => void } | null {
-    const entry = this.expected.get(key);
+  watch(taskId: string): ResultWatch | null {
+    const entry = this.expected.get(taskId);
     if (!entry) return null;
     const now = performance.now();
     // Not for a task long sent and never pushed (its push, if any, would have come).
@@ -85,55 +132,69 @@ export class NotifyChannel {
     entry.watchedAt ??= now;
     const left = entry.watchedAt + this.waitMs - now;
     if (left <= 0) return null;
-    let wake!: (payload?: string) => void;
-    const woken = new Promise<string | undefined>((resolve) => {
-      const timer = setTimeout(() => wake(), left);
-      wake = (payload?: string) => {
-        if (!entry.watchers.delete(wake)) return;
-        clearTimeout(timer);
-        resolve(payload);
-      };
-      entry.watchers.add(wake);
-    });
-    return { woken, stop: () => wake() };
+    const watchers = (entry.watchers ??= []);
+    const watch = new PushWatch(watchers, this.deadlines);
+    watchers.push(watch);
+    watch.deadline = this.deadlines.add(left, watch);
+    return watch;
   }
 
   /** A message on the channel: the metadata JSON of one task's state. */
   onMessage(payload: string): void {
-    let taskId: unknown;
+    let parsed: unknown;
     try {
-      taskId = (JSON.parse(payload) as { task_id?: unknown })?.task_id;
+      parsed = JSON.parse(payload);
     } catch {
       return; // not ours to judge: nothing waits on a message that names no task
     }
+    const taskId = (parsed as { task_id?: unknown } | null)?.task_id;
     if (typeof taskId !== 'string') return;
-    const entry = this.expected.get(this.keyOf(taskId));
+    const entry = this.expected.get(taskId);
     if (!entry) return;
     entry.last = payload;
-    for (const wake of [...entry.watchers]) wake(payload);
+    const watchers = entry.watchers;
+    if (watchers === null) return;
+    // The first watch takes this parse; another (rare) gets its own copy, as a peek does.
+    for (let first = true; watchers.length > 0; first = false) {
+      watchers[0]!.wake(decodeResultMeta(taskId, first ? parsed : JSON.parse(payload)) ?? undefined);
+    }
   }
 
   /** The connection broke, or is closing: forget what was pushed, wake every watcher. */
   reset(): void {
     const entries = [...this.expected.values()];
     this.expected.clear();
+    this.order = [];
+    this.head = 0;
     if (this.pruneTimer) clearTimeout(this.pruneTimer);
     this.pruneTimer = null;
-    for (const entry of entries) for (const wake of [...entry.watchers]) wake();
+    for (const entry of entries) {
+      const watchers = entry.watchers;
+      if (watchers !== null) while (watchers.length > 0) watchers[0]!.stop();
+    }
   }
 
   /** Forgets tasks sent more than `lingerMs` ago (oldest first; watched ones wait their turn). */
-  private prune(): void {
-    const now = performance.now();
-    for (const [key, entry] of this.expected) {
+  private prune(now: number): void {
+    const order = this.order;
+    const end = order.length;
+    while (this.head < end) {
+      const entry = order[this.head]!;
       if (now - entry.at < this.lingerMs) break;
-      if (entry.watchers.size > 0) continue;
-      this.expected.delete(key);
+      this.head++;
+      // Not if a later send of the id took its place (that one has its own place in the order).
+      if (this.expected.get(entry.id) !== entry) continue;
+      if (entry.watchers !== null && entry.watchers.length > 0) order.push(entry);
+      else this.expected.delete(entry.id);
+    }
+    if (this.head > 1024 && this.head * 2 > order.length) {
+      order.splice(0, this.head);
+      this.head = 0;
     }
     if (this.expected.size > 0 && !this.pruneTimer) {
       this.pruneTimer = setTimeout(() => {
         this.pruneTimer = null;
-        this.prune();
+        this.prune(performance.now());
       }, this.lingerMs);
       this.pruneTimer.unref();
     }

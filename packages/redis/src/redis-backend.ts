@@ -105,6 +105,8 @@ export class RedisBackend implements ResultBackend, GroupStore {
   private readonly clientOptions: RedisOptions;
   private readonly logger: Logger;
   private readonly subscriber: ResultSubscriber;
+  /** The client's notify channel (notify-channel.ts), consulted before the task's own channel. */
+  private readonly notify: NotifyChannel | null;
   private readonly writes: ResultWrites;
   private state: BackendState = 'new';
   private client: Redis | null = null;
@@ -128,6 +130,7 @@ export class RedisBackend implements ResultBackend, GroupStore {
     }
     this.logger = options.logger ?? consoleLogger('warn');
     this.keys = new ResultKeys(keyPrefix);
+    this.notify = notifyWait > 0 ? new NotifyChannel(`${keyPrefix}${NOTIFY_CHANNEL_PREFIX}${randomUUID()}`, notifyWait, Math.max(delay, notifyWait)) : null;
     this.clientOptions = { ...ioredisOptions(parsed.connection), lazyConnect: true };
     this.subscriber = new ResultSubscriber(
       () =>
@@ -147,7 +150,7 @@ export class RedisBackend implements ResultBackend, GroupStore {
         }),
       this.logger,
       delay,
-      notifyWait > 0 ? new NotifyChannel(`${keyPrefix}${NOTIFY_CHANNEL_PREFIX}${randomUUID()}`, (id) => this.keys.task(id), notifyWait, Math.max(delay, notifyWait)) : null,
+      this.notify,
     );
     const commands = () => this.commands();
     this.groups = new RedisGroupStore(commands, this.keys, this.logger);
@@ -197,6 +200,8 @@ export class RedisBackend implements ResultBackend, GroupStore {
 
   /** Wakes with the published metadata when a write woke it (see ResultBackend.watch). */
   watch(taskId: string): ResultWatch {
+    const pushed = this.notify?.watch(taskId);
+    if (pushed) return pushed;
     const { woken, stop } = this.subscriber.watch(this.keys.task(taskId));
     return { woken: woken.then((published) => (published === undefined ? undefined : (this.decode(taskId, published) ?? undefined))), stop };
   }
@@ -206,14 +211,15 @@ export class RedisBackend implements ResultBackend, GroupStore {
    * header (notify-channel.ts), or else subscribes to the task's own channel now.
    */
   expect(taskId: string): string | void {
-    const key = this.keys.task(taskId);
-    const notify = this.subscriber.notifyFor(key);
+    const notify = this.subscriber.notifyFor(taskId);
     if (notify !== undefined) return notify;
-    this.subscriber.prepare(key);
+    this.subscriber.prepare(this.keys.task(taskId));
   }
 
   /** What the channel armed by `expect()` has seen (see ResultBackend.peek). */
   peek(taskId: string): ResultMeta | null | undefined {
+    const pushed = this.notify?.peek(taskId);
+    if (pushed !== undefined) return pushed;
     const seen = this.subscriber.peek(this.keys.task(taskId));
     return seen === null || seen === undefined ? seen : (this.decode(taskId, seen) ?? undefined);
   }

@@ -71,13 +71,11 @@ export class ResultSubscriber {
 
   /**
    * Watches `channel` until its next wake-up (see the file header), with the published message
-   * when a message was the wake-up; a task sent with the notify channel in its header is watched
-   * there first (notify-channel.ts).
+   * when a message was the wake-up. (A task sent with the notify channel in its header is watched
+   * there first, by the backend: notify-channel.ts.)
    */
   watch(channel: string): { woken: Promise<string | undefined>; stop: () => void } {
     if (this.state === 'closed') return { woken: Promise.resolve(undefined), stop: () => {} };
-    const pushed = this.notify?.watch(channel);
-    if (pushed) return pushed;
     let entry = this.channels.get(channel);
     if (!entry) {
       entry = { watchers: new Set(), confirmed: false, idleSince: null, sinceSend: false, last: undefined };
@@ -105,7 +103,7 @@ export class ResultSubscriber {
    * first if this is the first; undefined when there is none (disabled) or the connection is not
    * up (then the task's own channel is prepared instead, see prepare()).
    */
-  notifyFor(channel: string): string | undefined {
+  notifyFor(taskId: string): string | undefined {
     const notify = this.notify;
     if (!notify || this.state !== 'connected' || this.client?.status !== 'ready') return undefined;
     if (!this.notifySubscribed) {
@@ -117,7 +115,7 @@ export class ResultSubscriber {
         if (this.state !== 'closed') this.logger.warn('redis backend: SUBSCRIBE to the notify channel failed', { channel: notify.name, error: err });
       });
     }
-    notify.expect(channel);
+    notify.expect(taskId);
     return notify.name;
   }
 
@@ -151,8 +149,6 @@ export class ResultSubscriber {
    * (not prepared, lapsed, or resubscribed after a reconnect).
    */
   peek(channel: string): string | null | undefined {
-    const pushed = this.notify?.peek(channel);
-    if (pushed !== undefined) return pushed;
     const entry = this.channels.get(channel);
     return entry?.sinceSend ? (entry.last ?? null) : undefined;
   }

@@ -2,8 +2,12 @@
  * Waiting for a result on any backend: watch first, then read, so a write that lands between the
  * read and the wait is never missed; re-read after every wake-up.
  */
+import { DeadlineQueue } from '../deadline-queue.js';
 import { READY_STATES, type ResultMeta } from '../protocol/result-meta.js';
 import type { ResultBackend } from './result-backend.js';
+
+/** The bounded waits of every waiter in the process, on one timer (see deadline-queue.ts). */
+const deadlines = new DeadlineQueue();
 
 /** Resolves with the ready metadata, or null when `timeoutMs` passes (or `signal` aborts) first. */
 export async function waitForReady(
@@ -14,23 +18,19 @@ export async function waitForReady(
 ): Promise<ResultMeta | null> {
   const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
   // The first look may be the backend's own knowledge (a watch armed as the task was sent); every
-  // later one, after a wake-up without a final state, reads the store.
+  // later one, after a wake-up without a final state, reads the store. It is taken once the watch
+  // below is armed, in the same turn: nothing can be published between the two.
   // Not for a caller that will not wait (timeout 0): the backend's knowledge is of what was
   // published, and a result stored before the send (an id sent again) is only in the store.
   let peek = backend.peek !== undefined && timeoutMs !== 0;
-  if (peek) {
-    // Synchronous: nothing can be published between this look and the watch below.
-    const known = backend.peek!(taskId);
-    if (known && READY_STATES.has(known.status)) return known;
-  }
   for (;;) {
     // No AbortController here: this runs once per awaited result, and Node's are costly.
     const watch = backend.watch(taskId);
-    const stop = () => watch.stop();
-    signal?.addEventListener('abort', stop, { once: true });
+    const stop = signal === undefined ? undefined : () => watch.stop();
+    if (stop) signal!.addEventListener('abort', stop, { once: true });
     const remaining = deadline - Date.now();
     // A bounded wait even without a deadline, in case a backend's notification is ever lost.
-    const timer = setTimeout(stop, Math.max(0, Math.min(remaining, 1000)));
+    const timer = remaining > 0 ? deadlines.add(Math.min(remaining, 1000), watch) : null;
     try {
       const known = peek ? backend.peek!(taskId) : undefined;
       peek = false;
@@ -41,8 +41,8 @@ export async function waitForReady(
       if (pushed && pushed.task_id === taskId && READY_STATES.has(pushed.status)) return pushed;
     } finally {
       watch.stop();
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', stop);
+      if (timer) deadlines.cancel(timer);
+      if (stop) signal!.removeEventListener('abort', stop);
     }
   }
 }

@@ -1,0 +1,67 @@
+/**
+ * DeadlineQueue (deadline-queue.ts): deadlines on one timer.
+ * - each target is stopped once its time has passed, never before, in deadline order whatever
+ *   the order they were added in;
+ * - a cancelled deadline stops nothing; cancelling twice, or after it fired, is harmless;
+ * - a deadline added from a stop() is served too, and so is one added after all were cancelled.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DeadlineQueue } from '@celeriac/core';
+
+/** A target that records when (performance.now()) and in which order it was stopped. */
+function recorder(log: string[], name: string, times?: Map<string, number>) {
+  return {
+    stop() {
+      log.push(name);
+      times?.set(name, performance.now());
+    },
+  };
+}
+
+describe('DeadlineQueue', () => {
+  it('stops each target once its time has passed, earliest first, whatever the order of adding', async () => {
+    const queue = new DeadlineQueue();
+    const log: string[] = [];
+    const times = new Map<string, number>();
+    const start = performance.now();
+    const delays: Record<string, number> = { c: 60, a: 10, d: 80, b: 30, e: 30 };
+    for (const [name, ms] of Object.entries(delays)) queue.add(ms, recorder(log, name, times));
+    await sleep(150);
+    // b and e are due together: either may go first.
+    assert.deepEqual(log.filter((n) => n !== 'e'), ['a', 'b', 'c', 'd']);
+    assert.deepEqual(log.filter((n) => n !== 'b'), ['a', 'e', 'c', 'd']);
+    for (const [name, ms] of Object.entries(delays)) assert.ok(times.get(name)! - start >= ms, `${name} stopped early`);
+  });
+
+  it('a cancelled deadline stops nothing; cancel is idempotent and harmless after firing', async () => {
+    const queue = new DeadlineQueue();
+    const log: string[] = [];
+    const kept = queue.add(20, recorder(log, 'kept'));
+    const dropped = queue.add(10, recorder(log, 'dropped'));
+    queue.cancel(dropped);
+    queue.cancel(dropped);
+    await sleep(60);
+    assert.deepEqual(log, ['kept']);
+    queue.cancel(kept);
+    assert.deepEqual(log, ['kept']);
+  });
+
+  it('serves a deadline added from a stop(), and one added after every deadline was cancelled', async () => {
+    const queue = new DeadlineQueue();
+    const log: string[] = [];
+    queue.cancel(queue.add(5, recorder(log, 'never')));
+    queue.add(10, {
+      stop() {
+        log.push('first');
+        queue.add(10, recorder(log, 'from-stop'));
+      },
+    });
+    await sleep(80);
+    assert.deepEqual(log, ['first', 'from-stop']);
+    queue.add(5, recorder(log, 'later'));
+    await sleep(40);
+    assert.deepEqual(log, ['first', 'from-stop', 'later']);
+  });
+});
