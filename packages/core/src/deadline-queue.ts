@@ -34,11 +34,18 @@ export class DeadlineQueue {
   private armedAt = Infinity;
   private readonly onTimer = (): void => this.fire();
 
+  /**
+   * @param holdsProcess whether live deadlines keep the process running, as a Node timer does;
+   *   false for waits that something else (a connection) keeps alive anyway, which spares
+   *   re-referencing the timer each time one is armed while none was.
+   */
+  constructor(private readonly holdsProcess = true) {}
+
   /** Calls `target.stop()` once `ms` have passed, unless the deadline is cancelled first. */
   add(ms: number, target: Stoppable): Deadline {
     const entry: Deadline = { at: performance.now() + ms, target };
     this.push(entry);
-    if (++this.live === 1) this.timer?.ref();
+    if (++this.live === 1 && this.holdsProcess) this.timer?.ref();
     if (entry.at < this.armedAt) this.arm(entry.at);
     return entry;
   }
@@ -49,7 +56,7 @@ export class DeadlineQueue {
     entry.target = null;
     if (--this.live === 0) {
       this.heap.length = 0;
-      this.timer?.unref();
+      if (this.holdsProcess) this.timer?.unref();
     }
   }
 
@@ -59,6 +66,7 @@ export class DeadlineQueue {
     // Whole milliseconds (timers of one duration share Node's list); a timer that fires a little
     // early (Node counts from the loop's cached time) finds nothing due and re-arms.
     this.timer = setTimeout(this.onTimer, Math.max(1, Math.ceil(at - performance.now())));
+    if (!this.holdsProcess) this.timer.unref();
   }
 
   private fire(): void {

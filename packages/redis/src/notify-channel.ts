@@ -61,9 +61,12 @@ class PushWatch implements ResultWatch {
   }
 
   wake(meta: ResultMeta | undefined): void {
-    const i = this.watchers.indexOf(this);
+    const watchers = this.watchers;
+    const i = watchers.indexOf(this);
     if (i < 0) return;
-    this.watchers.splice(i, 1);
+    // Their order does not matter (a push wakes them all): the last one takes this one's place.
+    const last = watchers.pop()!;
+    if (last !== this) watchers[i] = last;
     if (this.deadline) this.deadlines.cancel(this.deadline);
     this.resolve(meta);
   }
@@ -78,7 +81,8 @@ export class NotifyChannel {
    */
   private order: Expected[] = [];
   private head = 0;
-  private readonly deadlines = new DeadlineQueue();
+  /** The waits for a push; the subscriber connection, not they, keeps the process running. */
+  private readonly deadlines = new DeadlineQueue(false);
   private pruneTimer: NodeJS.Timeout | null = null;
 
   /**

@@ -81,11 +81,26 @@ export function buildResultMeta(input: NewResultMeta): ResultMeta {
   return ordered;
 }
 
-/** Reads stored metadata defensively: any JSON object with a string `status` is accepted. */
+/**
+ * Reads stored metadata defensively: any JSON object with a string `status` is accepted. `value`
+ * is taken over (a fresh JSON.parse result): one that already has every field in its expected
+ * type, as every writer stores it, is returned itself rather than copied.
+ */
 export function decodeResultMeta(taskId: string, value: unknown): ResultMeta | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
   const v = value as Record<string, unknown>;
   if (typeof v['status'] !== 'string') return null;
+  const traceback = v['traceback'];
+  const dateDone = v['date_done'];
+  if (
+    v['result'] !== undefined &&
+    (traceback === null || typeof traceback === 'string') &&
+    Array.isArray(v['children']) &&
+    (dateDone === null || typeof dateDone === 'string') &&
+    typeof v['task_id'] === 'string'
+  ) {
+    return v as unknown as ResultMeta; // what the copy below would hold, keys in the same order
+  }
   return {
     ...v,
     status: v['status'],
