@@ -19,12 +19,18 @@ export class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(client: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  run(client: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    const all: (string | number)[] = [...keys, ...args];
+    return this.runFlat(client, keys.length, all.map(String));
+  }
+
+  /** As run(), with KEYS and ARGV as one list whose first `keyCount` items are the keys. */
+  async runFlat(client: Redis, keyCount: number, all: string[]): Promise<unknown> {
     try {
-      return await client.evalsha(this.sha, keys.length, ...keys, ...args);
+      return await client.evalsha(this.sha, keyCount, all);
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return client.eval(this.source, keys.length, ...keys, ...args);
+      return client.eval(this.source, keyCount, all);
     }
   }
 }

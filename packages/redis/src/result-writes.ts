@@ -90,11 +90,11 @@ export class ResultWrites implements Rider {
     this.pending = [];
     for (let i = 0; i < writes.length; i += MAX_BATCH) {
       const batch = writes.slice(i, i + MAX_BATCH);
-      const { keys, args } = scriptArguments(batch);
+      const all = scriptArguments(batch);
       // Tracked until its reply (or its resend) is settled, so drain() waits for a ride too.
       let rode!: () => void;
       this.track(new Promise<void>((resolve) => (rode = resolve)));
-      client.evalsha(STORE_AND_PUBLISH_MANY.sha, keys.length, ...keys, ...args, (err?: Error | null, replies?: unknown) => {
+      client.evalsha(STORE_AND_PUBLISH_MANY.sha, batch.length, all, (err?: Error | null, replies?: unknown) => {
         const out = replies as unknown[] | undefined;
         if (err || !Array.isArray(out) || out.some((r) => typeof r === 'string' && classifyRedisError(replyError(r)) !== 'fatal')) {
           void this.send(batch).then(rode);
@@ -125,19 +125,19 @@ export class ResultWrites implements Rider {
   }
 
   private async send(batch: readonly PendingWrite[]): Promise<void> {
-    const { keys, args } = scriptArguments(batch);
+    const all = scriptArguments(batch);
     const { stopped, logger, what } = this.options;
     let replies: unknown[];
     try {
       replies = await retryDriverOperation(
         async () => {
-          const out = (await STORE_AND_PUBLISH_MANY.run(this.options.client(), keys, args)) as unknown[];
+          const out = (await STORE_AND_PUBLISH_MANY.runFlat(this.options.client(), batch.length, all)) as unknown[];
           // A key that could be written on another try (OOM, ...) sends the batch again.
           const retryable = out.find((r) => typeof r === 'string' && classifyRedisError(replyError(r)) !== 'fatal');
           if (typeof retryable === 'string') throw replyError(retryable);
           return out;
         },
-        { classify: classifyRedisError, stopped, logger, what: `${what}: storing ${batch.length === 1 ? `the result of ${keys[0]}` : `${batch.length} results`}` },
+        { classify: classifyRedisError, stopped, logger, what: `${what}: storing ${batch.length === 1 ? `the result of ${all[0]}` : `${batch.length} results`}` },
       );
     } catch (err) {
       for (const w of batch) w.reject(err);
@@ -147,14 +147,20 @@ export class ResultWrites implements Rider {
   }
 }
 
-function scriptArguments(batch: readonly PendingWrite[]): { keys: string[]; args: (string | number)[] } {
-  const keys: string[] = [];
-  const args: (string | number)[] = [];
-  for (const w of batch) {
-    keys.push(w.key);
-    args.push(w.value, w.ttlMs, w.keepSuccess ? '1' : '0', w.notify);
+/** The script's KEYS then ARGV, as one list: the keys, then per key its value, ttl, guard and notify channel. */
+function scriptArguments(batch: readonly PendingWrite[]): string[] {
+  const all: string[] = new Array<string>(batch.length * 5);
+  const n = batch.length;
+  for (let i = 0; i < n; i++) {
+    const w = batch[i]!;
+    all[i] = w.key;
+    const at = n + 4 * i;
+    all[at] = w.value;
+    all[at + 1] = String(w.ttlMs);
+    all[at + 2] = w.keepSuccess ? '1' : '0';
+    all[at + 3] = w.notify;
   }
-  return { keys, args };
+  return all;
 }
 
 /** Resolves each write, or rejects it with its key's error reply. */

@@ -42,13 +42,25 @@ type TakeReply = [number[], (string | number)[], string[], number];
 interface TakeRequest {
   /** The queues in the order the script tries them. */
   readonly queues: readonly string[];
-  readonly keys: string[];
-  readonly args: (string | number)[];
+  /** How many of `all` are KEYS (the rest is ARGV). */
+  readonly keyCount: number;
+  readonly all: string[];
 }
+
+/** What request() reuses for one queue order: KEYS then ARGV with placeholders for the limit and prefix. */
+interface TakeShape {
+  readonly queues: readonly string[];
+  readonly keys: readonly string[];
+  readonly all: readonly string[];
+}
+
+/** Queue orders whose take requests are kept (more only when consumers of many queues rotate). */
+const MAX_SHAPES = 64;
 
 export class TakenMessages {
   private readonly listCache = new Map<string, readonly string[]>();
   private readonly nameCache = new Map<string, string>();
+  private readonly shapes = new Map<string, TakeShape>();
   /** Dead-letter ids the take script makes are `<instance>.<take>.<n>`: unique without a UUID per take. */
   private readonly instance = randomUUID();
   private takes = 0;
@@ -83,10 +95,10 @@ export class TakenMessages {
     try {
       // The turn's result writes, when the backend shares this server (shared-lane.ts), go first
       // in the same write.
-      // (TAKE.run issues its EVALSHA before it first awaits: inside the corked write.)
+      // (runFlat issues its EVALSHA before it first awaits: inside the corked write.)
       const taking = corked(client, () => {
         this.lane.board(client);
-        return TAKE.run(client, request.keys, request.args);
+        return TAKE.runFlat(client, request.keyCount, request.all);
       });
       reply = (await taking) as TakeReply;
     } catch (err) {
@@ -136,7 +148,7 @@ export class TakenMessages {
         if (tags.length === 0) {
           acks.applied(0);
         } else {
-          client.evalsha(ACK.sha, 2, this.keys.unacked, this.keys.unackedIndex, ...tags, (err?: Error | null, removed?: unknown) => {
+          client.evalsha(ACK.sha, 2, [this.keys.unacked, this.keys.unackedIndex, ...tags], (err?: Error | null, removed?: unknown) => {
             // NOSCRIPT included: sent again on their own, where the script is loaded.
             if (err) acks.failed();
             else acks.applied(Number(removed));
@@ -145,7 +157,7 @@ export class TakenMessages {
         client.blmoveBuffer(wait.list, wait.list, 'RIGHT', 'RIGHT', wait.timeoutS, (err?: Error | null) => {
           if (err) waitError = err;
         });
-        return client.evalsha(TAKE.sha, request.keys.length, ...request.keys, ...request.args);
+        return client.evalsha(TAKE.sha, request.keyCount, request.all);
       });
     } catch (err) {
       acks.failed();
@@ -190,15 +202,48 @@ export class TakenMessages {
     return { order, deliveries: [], deadLettered: 0, asked: 0 };
   }
 
+  /**
+   * The take script's KEYS and ARGV, and both as the one list sent. The keys and the queue names
+   * depend only on the order, which stays the same from take to take for a consumer of one queue:
+   * they are built once per order and each take copies them with its own limit, dead-letter id
+   * prefix and acks (the copy is the take's own: a NOSCRIPT retry sends it again after an await).
+   */
   private request(queues: readonly string[], order: readonly number[], limit: number, ackTags: readonly string[]): TakeRequest {
+    const shape = this.shapeOf(queues, order);
+    const prefix = `${this.instance}.${++this.takes}.`;
+    const n = shape.keys.length;
+    let all: string[];
+    if (ackTags.length === 0) {
+      all = shape.all.slice();
+    } else {
+      all = shape.all.slice(0, n + 4);
+      for (let i = 0; i < ackTags.length; i++) all.push(ackTags[i]!);
+      for (let i = n + 4; i < shape.all.length; i++) all.push(shape.all[i]!);
+      all[n + 3] = String(ackTags.length);
+    }
+    all[n] = String(limit);
+    all[n + 2] = prefix;
+    return { queues: shape.queues, keyCount: n, all };
+  }
+
+  /** The parts of a take request that only the queue order decides (see request()). */
+  private shapeOf(queues: readonly string[], order: readonly number[]): TakeShape {
+    const id = order.length === 1 ? queues[order[0]!]! : JSON.stringify(order.map((i) => queues[i]));
+    const cached = this.shapes.get(id);
+    if (cached) return cached;
     const rotated = order.map((i) => queues[i]!);
     const k = this.keys;
     const keys = [k.unacked, k.unackedIndex, k.deadLetters, k.deadLetterIndex, k.deadLetterSeq];
     for (const q of rotated) keys.push(...this.lists(q));
-    const args: (string | number)[] = [limit, rotated.length, `${this.instance}.${++this.takes}.`, ackTags.length, ...ackTags];
-    for (const q of rotated) args.push(this.jsonName(q));
-    args.push(...rotated);
-    return { queues: rotated, keys, args };
+    // ARGV: limit, n (queues), dead-letter id prefix, a (acks), [acks], JSON names, plain names.
+    const all = [...keys, '0', String(rotated.length), '', '0'];
+    for (const q of rotated) all.push(this.jsonName(q));
+    all.push(...rotated);
+    const shape = { queues: rotated, keys, all };
+    // Bounded: one entry per order seen (a consumer of n queues rotates through n orders).
+    if (this.shapes.size >= MAX_SHAPES) this.shapes.clear();
+    this.shapes.set(id, shape);
+    return shape;
   }
 
   /** Turns a take script's reply into deliveries (dead-lettering the unusable ones). */
@@ -261,7 +306,7 @@ const SETTLED = Promise.resolve();
  */
 function retryUncached(err: unknown, client: Redis, request: TakeRequest): Promise<unknown> {
   if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-  return client.eval(TAKE.source, request.keys.length, ...request.keys, ...request.args);
+  return client.eval(TAKE.source, request.keyCount, request.all);
 }
 
 /** Resolves in the check phase of this event-loop turn, after what the turn's I/O started. */

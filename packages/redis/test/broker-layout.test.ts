@@ -169,9 +169,9 @@ describe('redis broker: keys and values in Redis', { skip }, () => {
     const broker = scope.broker();
     await broker.publishMany(Array.from({ length: 60 }, (_, i) => ({ message: taskMessage(`b${i}`), options: { queue: 'batch' } })));
     const sizes: number[] = [];
-    const run = TAKE.run.bind(TAKE);
-    TAKE.run = async (client, keys, args) => {
-      const reply = (await run(client, keys, args)) as [unknown, unknown[], unknown];
+    const run = TAKE.runFlat.bind(TAKE);
+    TAKE.runFlat = async (client, keyCount, all) => {
+      const reply = (await run(client, keyCount, all)) as [unknown, unknown[], unknown];
       if (reply[1].length) sizes.push(reply[1].length / 4);
       return reply;
     };
@@ -187,7 +187,7 @@ describe('redis broker: keys and values in Redis', { skip }, () => {
       assert.equal(sizes.reduce((a, b) => a + b, 0), 60);
       for (const d of inbox.received.slice(50)) await inbox.ack(d);
     } finally {
-      TAKE.run = run;
+      TAKE.runFlat = run;
     }
   });
 
