@@ -11,17 +11,20 @@ import { celeriacContestant } from './celeriac/celeriac-contestant.js';
 import { memoryStore, sqliteStore } from './celeriac/celeriac-stores.js';
 import { redisStore } from './celeriac-redis/celeriac-redis-store.js';
 import { celeryContestant } from './celery-py/celery-contestant.js';
+import { RAW_REDIS_ROW, rawRedisContestant } from './raw-redis/raw-redis-contestant.js';
 import type { Contestant } from './contestant.js';
 import { AMQP_ROW_NAMES } from './amqp/amqp-row.js';
 import { CHORD_ROW_NAMES } from './chord/chord-row.js';
-import { describeDurability, probeRedis, type RedisInfo, type RedisServer, type RedisTarget } from './redis-db.js';
+import { describeDurability, keysIn, probeRedis, type RedisInfo, type RedisServer, type RedisTarget } from './redis-db.js';
 
-export const CONTESTANT_NAMES = ['celeriac-sqlite', 'celeriac-memory', 'celeriac-redis', 'bullmq-redis', 'bee-queue-redis', 'celery-py-redis'] as const;
+export const CONTESTANT_NAMES = ['celeriac-sqlite', 'celeriac-memory', 'celeriac-redis', 'bullmq-redis', 'bee-queue-redis', 'celery-py-redis', 'raw-ioredis-redis'] as const;
 
 export interface ContestantOptions {
   readonly cpuProfileDir: string | null;
   readonly redis: RedisServer;
   readonly redisDb: number;
+  /** The floor row's database (options.ts `redisFloorDb`). */
+  readonly redisFloorDb: number;
   readonly python: string;
 }
 
@@ -49,6 +52,11 @@ export async function allContestants(options: ContestantOptions): Promise<Lineup
   const celery = celeryVersion(options.python);
   if ('error' in celery) unavailable.push({ name: 'celery-py-redis', reason: celery.error });
   else contestants.push(celeryContestant(db(3), { python: options.python, version: celery.version }));
+  // The floor row's database is by default people's scratch one: in use, the row is left out.
+  const floor: RedisTarget = { ...options.redis, db: options.redisFloorDb, durability };
+  const floorKeys = await keysIn(floor);
+  if (floorKeys > 0) unavailable.push({ name: RAW_REDIS_ROW, reason: `Redis db ${floor.db} holds ${floorKeys} keys (by default people's scratch db); empty it or pick another with --redis-floor-db` });
+  else contestants.push(rawRedisContestant(floor, profile));
   return { contestants, unavailable, redis };
 }
 

@@ -18,8 +18,14 @@ export interface BenchOptions {
   readonly cpuProfileDir: string | null;
   /** The Redis server of the Redis rows. @default redis://127.0.0.1:6379 */
   readonly redis: RedisServer;
-  /** First of the four databases the Redis rows use, one each. @default 10 */
+  /** First of the four databases of celeriac-redis, bullmq-redis, bee-queue-redis and celery-py-redis, one each. @default 10 */
   readonly redisDb: number;
+  /**
+   * The database of the raw-ioredis-redis floor row, a fifth one. Left out (unless named) when it
+   * holds keys: 14 is also the scratch database of people working on this machine. It may be one
+   * of the four above: rows run one after another, each claiming its database empty. @default 14
+   */
+  readonly redisFloorDb: number;
   /** Python with Celery 5.2 and redis-py, for the Python Celery row. @default /usr/bin/python3 */
   readonly python: string;
   /** The RabbitMQ server of the AMQP rows (each makes a vhost of its own). @default amqp://guest:guest@127.0.0.1:5672 */
@@ -41,17 +47,22 @@ export const USAGE = `usage: npm run start --workspace bench -- [options]   (or 
   --no-save            print only, write no JSON
   --cpu-prof DIR       write a CPU profile of each Node worker process to DIR (BENCH_CPU_PROF)
   --redis URL          Redis server of the Redis rows (BENCH_REDIS_URL, default redis://127.0.0.1:6379)
-  --redis-db N         first of 4 empty databases they use, one per row (BENCH_REDIS_DB, default 10)
+  --redis-db N         first of 4 empty databases they use, one per row (BENCH_REDIS_DB, default 10:
+                       celeriac-redis 10, bullmq-redis 11, bee-queue-redis 12, celery-py-redis 13)
+  --redis-floor-db N   the empty database of the raw-ioredis-redis floor row (BENCH_REDIS_FLOOR_DB,
+                       default 14, also people's scratch db: the row is left out when it holds keys,
+                       unless named with --only; may be one of the four, rows run one at a time)
   --python PATH        Python with Celery 5.2 and redis-py (BENCH_PYTHON, default /usr/bin/python3)
   --amqp URL           RabbitMQ of the AMQP rows, no vhost: each row makes its own with rabbitmqctl
                        (BENCH_AMQP_URL, default amqp://guest:guest@127.0.0.1:5672)
 
-contestants: celeriac-sqlite, celeriac-memory, celeriac-redis, bullmq-redis, bee-queue-redis, celery-py-redis
+contestants: celeriac-sqlite, celeriac-memory, celeriac-redis, bullmq-redis, bee-queue-redis, celery-py-redis,
+             raw-ioredis-redis (the floor: celeriac's Redis commands on ioredis, no framework)
 AMQP rows (end to end only): celeriac-amqp, raw-amqplib, celery-py-amqp
 chord rows (one chord on Redis; printed as celeriac-redis, celery-py-redis): chord:celeriac-redis, chord:celery-py-redis`;
 
 const DEFAULT_OUT = fileURLToPath(new URL('../results', import.meta.url));
-const VALUE_FLAGS = ['tasks', 'latency', 'warmup', 'concurrency', 'low-concurrency', 'batch', 'chord-tasks', 'only', 'out', 'cpu-prof', 'redis', 'redis-db', 'python', 'amqp'];
+const VALUE_FLAGS = ['tasks', 'latency', 'warmup', 'concurrency', 'low-concurrency', 'batch', 'chord-tasks', 'only', 'out', 'cpu-prof', 'redis', 'redis-db', 'redis-floor-db', 'python', 'amqp'];
 
 export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): BenchOptions {
   const flags = new Map<string, string>();
@@ -92,6 +103,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     cpuProfileDir: pick('cpu-prof', 'BENCH_CPU_PROF') ?? null,
     redis: parseRedisServer(pick('redis', 'BENCH_REDIS_URL') ?? 'redis://127.0.0.1:6379'),
     redisDb: int('redis-db', 'BENCH_REDIS_DB', 10, 0),
+    redisFloorDb: int('redis-floor-db', 'BENCH_REDIS_FLOOR_DB', 14, 0),
     python: pick('python', 'BENCH_PYTHON') ?? '/usr/bin/python3',
     amqp: pick('amqp', 'BENCH_AMQP_URL') ?? 'amqp://guest:guest@127.0.0.1:5672',
     help,

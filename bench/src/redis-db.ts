@@ -74,6 +74,17 @@ export async function probeRedis(server: RedisServer): Promise<RedisInfo | { err
   }
 }
 
+/** How many keys `target` holds now (DBSIZE): for leaving out a row whose database is in use. */
+export async function keysIn(target: RedisDb): Promise<number> {
+  const redis = client(target);
+  try {
+    await redis.connect();
+    return await redis.dbsize();
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** A database checked empty and now the caller's: a client on it, and how to give it back. */
 export interface ClaimedDb {
   readonly redis: Redis;

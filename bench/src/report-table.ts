@@ -4,7 +4,7 @@
  */
 import type { ScenarioConfig } from './contestant.js';
 import type { RowResult } from './runner.js';
-import { isLatency, METRICS, metricValue, RATIO_PAIRS, type Metric } from './targets.js';
+import { FLOOR_PAIRS, FLOOR_ROW, isLatency, METRICS, metricValue, RATIO_PAIRS, type Metric } from './targets.js';
 
 /** Column headings, e.g. "process c=100 (tasks/s)". */
 export function metricLabel(metric: Metric, config: Pick<ScenarioConfig, 'concurrency' | 'lowConcurrency'>): string {
@@ -36,7 +36,7 @@ export function formatReport(rows: readonly RowResult[], config: ScenarioConfig)
     ['contestant', 'worker', 'concurrency', 'results stored', 'durability', 'acks', 'store'],
     rows.map((r) => [r.contestant, r.traits.worker, `${r.processLow.concurrency} and ${r.concurrency}`, r.traits.resultsStored, r.traits.durability, r.traits.acks, r.traits.store]),
   );
-  return [...figures, '', ...traits, ...workerCpu(rows, config), ...ratios(rows, config)];
+  return [...figures, '', ...traits, ...workerCpu(rows, config), ...ratios(rows, config), ...floorLines(rows)];
 }
 
 /** Worker CPU time per task, where the worker is a process of its own. */
@@ -53,10 +53,10 @@ function workerCpu(rows: readonly RowResult[], config: ScenarioConfig): string[]
   ];
 }
 
-/** Subject / peer for every pair in RATIO_PAIRS whose rows both ran. */
+/** Subject / peer for every pair in RATIO_PAIRS and FLOOR_PAIRS whose rows both ran. */
 function ratios(rows: readonly RowResult[], config: ScenarioConfig): string[] {
   const find = (name: string) => rows.find((r) => r.contestant === name);
-  const body = RATIO_PAIRS.flatMap(([a, b]) => {
+  const body = [...RATIO_PAIRS, ...FLOOR_PAIRS].flatMap(([a, b]) => {
     const subject = find(a);
     const peer = find(b);
     if (!subject || !peer) return [];
@@ -65,6 +65,28 @@ function ratios(rows: readonly RowResult[], config: ScenarioConfig): string[] {
   if (!body.length) return [];
   const header = ['ratio', ...METRICS.map((m) => `${metricLabel(m, config)}${isLatency(m) ? ' (time)' : ''}`)];
   return ['', 'Ratios: rates above 1× and times below 1× favour the first row.', '', ...table(header, body, true)];
+}
+
+/**
+ * Latency p50 over the floor row (not a target), and the celeriac-redis − bee-queue-redis gap
+ * split into the floor's distance to bee-queue (what the protocol's commands cost against
+ * bee-queue's) and celeriac's distance to the floor (what the framework adds).
+ */
+function floorLines(rows: readonly RowResult[]): string[] {
+  const p50 = (name: string) => rows.find((r) => r.contestant === name)?.latency.p50Ms;
+  const floor = p50(FLOOR_ROW);
+  if (floor === undefined) return [];
+  const ms = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(2)} ms`;
+  const lines = FLOOR_PAIRS.flatMap(([name]) => {
+    const value = p50(name);
+    if (value === undefined) return [];
+    return [`floor (not a target): ${name} latency p50 ${(value / floor).toFixed(2)}× ${FLOOR_ROW} (${value.toFixed(2)} vs ${floor.toFixed(2)} ms, ${ms(value - floor)})`];
+  });
+  const [celeriac, bee] = [p50('celeriac-redis'), p50('bee-queue-redis')];
+  if (celeriac !== undefined && bee !== undefined) {
+    lines.push(`floor (not a target): latency p50 celeriac-redis − bee-queue-redis ${ms(celeriac - bee)} = ${FLOOR_ROW} − bee-queue-redis ${ms(floor - bee)} (the protocol's commands) + celeriac-redis − ${FLOOR_ROW} ${ms(celeriac - floor)} (the framework)`);
+  }
+  return lines.length ? ['', ...lines] : [];
 }
 
 function rate(perSecond: number): string {

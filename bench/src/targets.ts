@@ -1,6 +1,7 @@
 /**
  * What the rows are compared on: the ratios printed (celeriac-redis against each Redis peer,
- * celeriac-memory against celeriac-sqlite) and the issues' targets, checked and recorded.
+ * celeriac-memory against celeriac-sqlite, celeriac-redis and bee-queue against the raw floor row)
+ * and the issues' targets, checked and recorded.
  *
  * A ratio is subject / peer: for rates, above 1 means the subject is faster; for latencies (the
  * time of a round trip), below 1 means the subject is quicker.
@@ -31,6 +32,19 @@ export const RATIO_PAIRS: ReadonlyArray<readonly [string, string]> = [
   ['celeriac-redis', 'bullmq-redis'],
   ['celeriac-redis', 'bee-queue-redis'],
   ['celeriac-redis', 'celery-py-redis'],
+];
+
+/** The Redis group's floor row (raw-redis/): celeriac's Redis commands on ioredis, no framework. */
+export const FLOOR_ROW = 'raw-ioredis-redis';
+
+/**
+ * [row, floor] pairs printed as ratios to the floor row, in the ratios table and as latency lines
+ * (report-table.ts): how far each row is above what the same Redis work costs with no framework.
+ * Not targets.
+ */
+export const FLOOR_PAIRS: ReadonlyArray<readonly [string, string]> = [
+  ['celeriac-redis', FLOOR_ROW],
+  ['bee-queue-redis', FLOOR_ROW],
 ];
 
 export interface TargetSpec {

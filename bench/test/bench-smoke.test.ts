@@ -2,8 +2,10 @@
  * Runs the bench with tiny numbers and checks the JSON record: every field is there and every
  * count matches what was sent. No timing is asserted. First the celeriac rows (real worker
  * process, real SQLite file), then the Redis rows (celeriac, BullMQ, bee-queue, Python Celery) on
- * databases 2–5 of the local Redis, apart from the 10–13 a full `npm run bench` uses and the 6–9 of
- * the Redis tests' own-db fixtures; then the chord group (celeriac and Python Celery, one small
+ * databases 2–5 of the local Redis, apart from the 10–14 a full `npm run bench` uses and the 6–9 of
+ * the Redis tests' own-db fixtures, and the raw ioredis floor row on database 2 again (after
+ * celeriac-redis is done with it: rows run one at a time, each claiming its database empty, so the
+ * test needs no sixth database); then the chord group (celeriac and Python Celery, one small
  * chord each, on the same databases); then the AMQP rows (celeriac, the raw amqplib loop, Python
  * Celery) in vhosts of their own. The Redis, chord and AMQP runs are skipped when their server or
  * Python Celery is missing, except under CI, where that fails.
@@ -97,7 +99,7 @@ it('a small run of the celeriac rows: counts add up, the record has every field,
   assert.deepEqual(readdirSync(temp).filter((name) => name.startsWith('celeriac-bench-')), [], 'every temp database is removed');
 });
 
-it('a small run of the Redis rows: every count adds up for celeriac, BullMQ, bee-queue and Python Celery', async (t) => {
+it('a small run of the Redis rows: every count adds up for celeriac, BullMQ, bee-queue, Python Celery and the raw floor', async (t) => {
   const options = parseOptions([]);
   const redis = await probeRedis(options.redis);
   const celery = spawnSync(options.python, ['-c', 'import celery, redis'], { encoding: 'utf8' });
@@ -111,8 +113,8 @@ it('a small run of the Redis rows: every count adds up for celeriac, BullMQ, bee
     return;
   }
   const out = join(dir, 'redis-results');
-  const rows = ['celeriac-redis', 'bullmq-redis', 'bee-queue-redis', 'celery-py-redis'];
-  const args = ['--only', rows.join(','), '--redis-db', '2', '--tasks', '50', '--latency', '10', '--warmup', '2', '--concurrency', '10', '--batch', '20', '--out', out];
+  const rows = ['celeriac-redis', 'bullmq-redis', 'bee-queue-redis', 'celery-py-redis', 'raw-ioredis-redis'];
+  const args = ['--only', rows.join(','), '--redis-db', '2', '--redis-floor-db', '2', '--tasks', '50', '--latency', '10', '--warmup', '2', '--concurrency', '10', '--batch', '20', '--out', out];
   // About 40 s here, most of it starting Python Celery workers (one per scenario).
   const run = await runBench(args, process.env, 170_000);
   assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
@@ -123,6 +125,13 @@ it('a small run of the Redis rows: every count adds up for celeriac, BullMQ, bee
   assert.equal(record.targets.filter((t) => t.contestant === 'celeriac-redis').length, 8);
   assert.match(run.stdout, /^\| celeriac-redis \/ bullmq-redis\s+\|/m);
   assert.match(run.stdout, /^target: celeriac-redis latency p50 <= 1× bee-queue-redis: (met|NOT met)/m);
+  // The floor row: its traits name its database, its ratios and latency lines are printed, none is a target.
+  assert.match(record.rows.find((r) => r.contestant === 'raw-ioredis-redis')!.traits.store, /^Redis \(db 2\)/);
+  assert.match(run.stdout, /^\| celeriac-redis \/ raw-ioredis-redis\s+\|\s+[\d.]+× \|/m);
+  assert.match(run.stdout, /^\| bee-queue-redis \/ raw-ioredis-redis\s+\|/m);
+  assert.match(run.stdout, /^floor \(not a target\): celeriac-redis latency p50 [\d.]+× raw-ioredis-redis/m);
+  assert.match(run.stdout, /^floor \(not a target\): latency p50 celeriac-redis − bee-queue-redis [+−][\d.]+ ms = /m);
+  assert.ok(!record.targets.some((t) => t.contestant === 'raw-ioredis-redis' || t.against === 'raw-ioredis-redis'), 'the floor is not a target');
 });
 
 it('a small run of the chord group: both chords complete, every count adds up, the table and the target are there', async (t) => {

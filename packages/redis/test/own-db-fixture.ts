@@ -1,7 +1,7 @@
 /**
  * What the tests that need a whole database of the shared Redis use (the shared-lane,
  * result-expect and notify-expect tests): a db number no other test file or the bench uses (test files use db 0
- * under key prefixes, the bench 10-13 by default, its smoke test 2-5), emptied before and after (FLUSHDB of that db only);
+ * under key prefixes, the bench 10-14 by default, its smoke test 2-5), emptied before and after (FLUSHDB of that db only);
  * MONITOR lines of that db, with the address of the client that sent each command; and CLIENT LIST
  * rows of that db, so a test can kill its own connections (by CLIENT ID) and no one else's; and a
  * core Worker run in this process for the length of a test.

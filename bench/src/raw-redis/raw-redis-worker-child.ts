@@ -1,0 +1,108 @@
+/**
+ * The worker of the raw ioredis floor row (raw-redis-contestant.ts), protocol ../worker-process.ts:
+ * `argv: <host> <port> <db> <concurrency>`. One ioredis connection issuing the commands a celeriac
+ * worker issues on Redis, with as little JavaScript as can do it:
+ *
+ *   BLMOVE celery celery RIGHT RIGHT 0.2 + EVALSHA TAKE     (one write: wait, then take right behind it)
+ *   ... decode each envelope and body, run nothing, build celeriac's extended result meta ...
+ *   EVALSHA STORE_AND_PUBLISH_MANY + EVALSHA ACK + the next take   (one corked write per batch)
+ *
+ * A take asks for celeriac's limit (raw-redis-wire.ts takeLimit); every message it brings is
+ * handled, their results stored in one call and acknowledged in one. When a take came back full,
+ * more is likely queued and the next one goes without the BLMOVE, as celeriac's consumer sends its
+ * next take at once. What a floor leaves out: retries, reconnection (the connection never
+ * reconnects), validation of messages or replies, dead-lettering, renewing or restoring unacked
+ * messages, events, the queue's binding.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { ACK, STORE_AND_PUBLISH_MANY, TAKE } from '@celeriac/redis/lua-scripts';
+import { Redis } from 'ioredis';
+import { parseConcurrency, serveWorker } from '../worker-child-protocol.js';
+import { ACK_KEYS, BLOCK_TIMEOUT_S, META_PREFIX, QUEUE, RESULT_TTL_MS, TAKE_KEYS, takeArgs, takeLimit } from './raw-redis-wire.js';
+
+/** TAKE's reply: {order, taken = flat (queue index, step, tag, envelope), dead, acked}. */
+type TakeReply = [unknown, (string | number)[], unknown, number];
+
+/** What is read off an envelope: the least a worker needs. */
+interface Envelope {
+  readonly body: string;
+  readonly headers: { readonly id: string; readonly task: string; readonly retries: number; readonly celeriac_notify?: unknown };
+}
+
+serveWorker(async ([host, port, db, concurrencyText], fail) => {
+  if (!host || !port || !db) throw new Error('usage: raw-redis-worker-child.ts <host> <port> <db> <concurrency>');
+  const limit = takeLimit(parseConcurrency(concurrencyText));
+  const redis = new Redis({ host, port: Number(port), db: Number(db), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', fail);
+  await redis.connect();
+  for (const script of [TAKE, ACK, STORE_AND_PUBLISH_MANY]) await redis.script('LOAD', script.source);
+  const worker = `celeriac@${hostname()}`;
+  // Dead-letter ids of a take are `<instance>.<take>.<n>`, as celeriac's.
+  const instance = randomUUID();
+  let takes = 0;
+  let succeeded = 0;
+  let stopping = false;
+
+  const take = (wait: boolean): Promise<TakeReply> => {
+    if (wait) redis.blmove(QUEUE, QUEUE, 'RIGHT', 'RIGHT', BLOCK_TIMEOUT_S).catch(fail);
+    return redis.evalsha(TAKE.sha, TAKE_KEYS.length, ...TAKE_KEYS, ...takeArgs(limit, `${instance}.${++takes}.`)) as Promise<TakeReply>;
+  };
+
+  /** Stores the batch's results and acknowledges its messages (two commands). */
+  const settle = (taken: (string | number)[]): Promise<unknown> => {
+    const n = taken.length / 4;
+    const keys: string[] = [];
+    const args: (string | number)[] = [];
+    const tags: string[] = [];
+    // Celeriac's date_done (naive UTC, microseconds), read once per batch.
+    const dateDone = `${new Date().toISOString().slice(0, 23)}000`;
+    for (let i = 0; i < taken.length; i += 4) {
+      const envelope = JSON.parse(String(taken[i + 3])) as Envelope;
+      const [taskArgs, kwargs] = JSON.parse(Buffer.from(envelope.body, 'base64').toString('utf8')) as [unknown, unknown];
+      const h = envelope.headers;
+      // (the task, a no-op, runs here)
+      const meta = { status: 'SUCCESS', result: null, traceback: null, children: [], date_done: dateDone, name: h.task, args: taskArgs, kwargs, worker, retries: h.retries, queue: QUEUE, task_id: h.id };
+      keys.push(META_PREFIX + h.id);
+      args.push(JSON.stringify(meta), RESULT_TTL_MS, '1', typeof h.celeriac_notify === 'string' ? h.celeriac_notify : '');
+      tags.push(String(taken[i + 2]));
+    }
+    const stored = redis.evalsha(STORE_AND_PUBLISH_MANY.sha, keys.length, ...keys, ...args).then(() => void (succeeded += n));
+    redis.evalsha(ACK.sha, ACK_KEYS.length, ...ACK_KEYS, ...tags).catch(fail);
+    return stored;
+  };
+
+  const run = async () => {
+    let next = take(true);
+    for (;;) {
+      const [, taken] = await next;
+      if (taken.length === 0) {
+        if (stopping) return;
+        next = take(true);
+        continue;
+      }
+      if (stopping) return void (await settle(taken));
+      const full = taken.length / 4 >= limit;
+      // The results, the acks and the next take leave in one write.
+      redis.stream.cork();
+      settle(taken).catch(fail);
+      next = take(!full);
+      redis.stream.uncork();
+    }
+  };
+
+  let running: Promise<void> = Promise.resolve();
+  return {
+    start() {
+      running = run();
+      running.catch(fail);
+    },
+    async stop() {
+      stopping = true;
+      // The wait in flight ends within BLOCK_TIMEOUT_S; what it takes is still handled.
+      await running;
+      await redis.quit();
+      return { succeeded };
+    },
+  };
+});

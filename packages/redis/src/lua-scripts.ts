@@ -1,0 +1,9 @@
+/**
+ * `@celeriac/redis/lua-scripts`: the Lua scripts the broker and the result backend run, for tools
+ * that must issue exactly the commands celeriac issues without going through its classes (the
+ * bench's floor row, bench/src/raw-redis/). Not part of the package's main API (`.`): the scripts'
+ * KEYS/ARGV layouts (documented on each) change with the broker and backend.
+ */
+export { LuaScript } from './result-scripts.js';
+export { TAKE, ACK } from './broker-scripts.js';
+export { STORE_AND_PUBLISH_MANY } from './result-scripts.js';
