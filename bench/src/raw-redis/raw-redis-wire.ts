@@ -47,8 +47,8 @@ export const ACK_KEYS: readonly string[] = [KEYS.unacked, KEYS.unackedIndex];
  * TAKE's ARGV for one queue and no acks riding along: limit, 1 queue, the dead-letter id prefix of
  * this take, 0 acks, the queue's name as JSON, its plain name.
  */
-export function takeArgs(limit: number, deadLetterPrefix: string): (string | number)[] {
-  return [limit, 1, deadLetterPrefix, 0, JSON.stringify(QUEUE), QUEUE];
+export function takeArgs(limit: number, deadLetterPrefix: string): string[] {
+  return [String(limit), '1', deadLetterPrefix, '0', JSON.stringify(QUEUE), QUEUE];
 }
 
 /**

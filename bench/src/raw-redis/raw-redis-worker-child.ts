@@ -46,15 +46,15 @@ serveWorker(async ([host, port, db, concurrencyText], fail) => {
 
   const take = (wait: boolean): Promise<TakeReply> => {
     if (wait) redis.blmove(QUEUE, QUEUE, 'RIGHT', 'RIGHT', BLOCK_TIMEOUT_S).catch(fail);
-    return redis.evalsha(TAKE.sha, TAKE_KEYS.length, ...TAKE_KEYS, ...takeArgs(limit, `${instance}.${++takes}.`)) as Promise<TakeReply>;
+    return redis.evalsha(TAKE.sha, TAKE_KEYS.length, [...TAKE_KEYS, ...takeArgs(limit, `${instance}.${++takes}.`)]) as Promise<TakeReply>;
   };
 
   /** Stores the batch's results and acknowledges its messages (two commands). */
   const settle = (taken: (string | number)[]): Promise<unknown> => {
     const n = taken.length / 4;
     const keys: string[] = [];
-    const args: (string | number)[] = [];
-    const tags: string[] = [];
+    const args: string[] = [];
+    const tags: string[] = [...ACK_KEYS];
     // Celeriac's date_done (naive UTC, microseconds), read once per batch.
     const dateDone = `${new Date().toISOString().slice(0, 23)}000`;
     for (let i = 0; i < taken.length; i += 4) {
@@ -64,11 +64,15 @@ serveWorker(async ([host, port, db, concurrencyText], fail) => {
       // (the task, a no-op, runs here)
       const meta = { status: 'SUCCESS', result: null, traceback: null, children: [], date_done: dateDone, name: h.task, args: taskArgs, kwargs, worker, retries: h.retries, queue: QUEUE, task_id: h.id };
       keys.push(META_PREFIX + h.id);
-      args.push(JSON.stringify(meta), RESULT_TTL_MS, '1', typeof h.celeriac_notify === 'string' ? h.celeriac_notify : '');
+      args.push(JSON.stringify(meta), String(RESULT_TTL_MS), '1', typeof h.celeriac_notify === 'string' ? h.celeriac_notify : '');
       tags.push(String(taken[i + 2]));
     }
-    const stored = redis.evalsha(STORE_AND_PUBLISH_MANY.sha, keys.length, ...keys, ...args).then(() => void (succeeded += n));
-    redis.evalsha(ACK.sha, ACK_KEYS.length, ...ACK_KEYS, ...tags).catch(fail);
+    // KEYS and ARGV go as one list each call (ioredis flattens it), as celeriac sends them: no
+    // argument spreading on the hot path.
+    const n2 = keys.length;
+    for (const a of args) keys.push(a);
+    const stored = redis.evalsha(STORE_AND_PUBLISH_MANY.sha, n2, keys).then(() => void (succeeded += n));
+    redis.evalsha(ACK.sha, ACK_KEYS.length, tags).catch(fail);
     return stored;
   };
 
