@@ -159,11 +159,23 @@ export class App {
    * Sends a task by name: one of ours, or one that only another worker (e.g. Python) knows.
    * Resolves once the broker has the message.
    */
-  async sendTask<R = unknown>(name: string, options: ApplyOptions<readonly unknown[]> = {}, task?: RegisteredTask): Promise<AsyncResult<R>> {
+  sendTask<R = unknown>(name: string, options: ApplyOptions<readonly unknown[]> = {}, task?: RegisteredTask): Promise<AsyncResult<R>> {
     // sendTasks() of this one call, without the arrays around it (a task sent on its own is
     // usually awaited next, and this is the client's side of that round trip).
-    const out = this.outgoing(name, options, task, undefined, currentTask() === undefined);
-    if (!this.connected || this.closed) await this.connect();
+    // Not an async function: an awaited publish resumes the function on its own, so TurboFan
+    // compiled it on its own besides inlining it into its caller; errors still reject.
+    try {
+      const out = this.outgoing(name, options, task, undefined, currentTask() === undefined);
+      if (!this.connected || this.closed) return this.connectAndPublish<R>(out);
+      return this.broker.publish(out.message, out.options).then(() => new AsyncResult<R>(out.id, this.backendRef));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** sendTask() before the app is connected (or after it closed, which rejects). */
+  private async connectAndPublish<R>(out: Outgoing): Promise<AsyncResult<R>> {
+    await this.connect();
     await this.broker.publish(out.message, out.options);
     return new AsyncResult<R>(out.id, this.backendRef);
   }

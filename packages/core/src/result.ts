@@ -71,8 +71,19 @@ export class AsyncResult<R = unknown> {
    * Waits until the task is ready and returns its result; a failed or revoked task rethrows its
    * error (a RemoteTaskError whose `name` is the original type, e.g. `ValueError`).
    */
-  async get(options: GetOptions = {}): Promise<R> {
-    const meta = await waitForReady(this.backend, this.id, options.timeout, options.signal);
+  get(options: GetOptions = {}): Promise<R> {
+    // Not an async function (see App.sendTask): the wait is waitForReady's; errors still reject.
+    let ready: Promise<ResultMeta | null>;
+    try {
+      ready = waitForReady(this.backend, this.id, options.timeout, options.signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return ready.then((meta) => this.outcome(meta, options));
+  }
+
+  /** What get() resolves with (or throws) once the wait ended with `meta`. */
+  private outcome(meta: ResultMeta | null, options: GetOptions): R {
     if (!meta) {
       if (options.signal?.aborted) throw options.signal.reason;
       throw new ResultTimeoutError(this.id, options.timeout ?? 0);
