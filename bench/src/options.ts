@@ -21,8 +21,8 @@ export interface BenchOptions {
   /** First of the four databases of celeriac-redis, bullmq-redis, bee-queue-redis and celery-py-redis, one each. @default 10 */
   readonly redisDb: number;
   /**
-   * The database of the raw-ioredis-redis floor row, a fifth one. Left out (unless named) when it
-   * holds keys: 14 is also the scratch database of people working on this machine. It may be one
+   * The database of the raw-ioredis-redis floor row, a fifth one. Left out when it holds keys (named
+   * in --only, the run stops with that reason instead): 14 is also the scratch database of people working on this machine. It may be one
    * of the four above: rows run one after another, each claiming its database empty. @default 14
    */
   readonly redisFloorDb: number;
@@ -50,8 +50,8 @@ export const USAGE = `usage: npm run start --workspace bench -- [options]   (or 
   --redis-db N         first of 4 empty databases they use, one per row (BENCH_REDIS_DB, default 10:
                        celeriac-redis 10, bullmq-redis 11, bee-queue-redis 12, celery-py-redis 13)
   --redis-floor-db N   the empty database of the raw-ioredis-redis floor row (BENCH_REDIS_FLOOR_DB,
-                       default 14, also people's scratch db: the row is left out when it holds keys,
-                       unless named with --only; may be one of the four, rows run one at a time)
+                       default 14, also people's scratch db: the row is left out when it holds keys, and
+                       the run stops if --only names it; may be one of the four, rows run one at a time)
   --python PATH        Python with Celery 5.2 and redis-py (BENCH_PYTHON, default /usr/bin/python3)
   --amqp URL           RabbitMQ of the AMQP rows, no vhost: each row makes its own with rabbitmqctl
                        (BENCH_AMQP_URL, default amqp://guest:guest@127.0.0.1:5672)

@@ -37,7 +37,7 @@ export class DeadlineQueue {
   /**
    * @param holdsProcess whether live deadlines keep the process running, as a Node timer does;
    *   false for waits that something else (a connection) keeps alive anyway, which spares
-   *   re-referencing the timer each time one is armed while none was.
+   *   re-referencing the timer each time one is armed while none was. @default true
    */
   constructor(private readonly holdsProcess = true) {}
 

@@ -45,10 +45,22 @@ describe('result metadata', () => {
         assert.match(ours!, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$/);
         assert.equal(ours, `${(theirs as string).slice(0, 23)}000`);
       }
-      const decoded = decodeResultMeta(meta['task_id'] as string, meta);
+      // As the backends call it: on a fresh parse of the stored text (it may return that object).
+      const decoded = decodeResultMeta(meta['task_id'] as string, JSON.parse(JSON.stringify(meta)));
       assert.ok(decoded);
       assert.deepEqual(decoded, meta);
       assert.deepEqual(Object.keys(decoded), Object.keys(meta));
+      // A meta with a field of the wrong type or missing goes through the checked copy: the
+      // same Celery fields, defaults where they were missing or wrong.
+      const odd = JSON.parse(JSON.stringify(meta)) as Record<string, unknown>;
+      delete odd['children'];
+      odd['traceback'] = 42;
+      const copied = decodeResultMeta(meta['task_id'] as string, odd);
+      assert.ok(copied);
+      assert.deepEqual(copied.children, []);
+      assert.equal(copied.traceback, null);
+      assert.equal(copied.status, meta['status']);
+      assert.deepEqual(copied.result, meta['result']);
     });
   }
 

@@ -1,7 +1,7 @@
 /** The worker on the in-memory broker: results, failures, arguments, states. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { RemoteTaskError, States, type App } from '../src/index.js';
+import { ConfigError, RemoteTaskError, States, type App } from '../src/index.js';
 import { memoryApp, startWorker } from './helpers.js';
 
 class ServiceError extends Error {
@@ -133,5 +133,11 @@ describe('worker results', () => {
   test('get() with a timeout throws ResultTimeoutError for a task that never runs', async () => {
     const r = await app.sendTask('proj.add', { args: [1, 2], queue: 'nobody-listens' });
     await assert.rejects(r.get({ timeout: 50 }), { code: 'CELERIAC_E_RESULT_TIMEOUT' });
+  });
+
+  test('get() refuses a timeout that is not a non-negative number, naming the option', async () => {
+    for (const timeout of [NaN, -1]) {
+      await assert.rejects(app.asyncResult('no-such-id').get({ timeout }), (err: Error) => err instanceof ConfigError && /"timeout"/.test(err.message));
+    }
   });
 });

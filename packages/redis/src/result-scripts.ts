@@ -20,8 +20,10 @@ export class LuaScript {
   }
 
   run(client: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    const all: (string | number)[] = [...keys, ...args];
-    return this.runFlat(client, keys.length, all.map(String));
+    const all: string[] = [...keys];
+    // As ioredis would send them: numbers as text, a missing value (which the types exclude) as ''.
+    for (const a of args) all.push(a === null || a === undefined ? '' : String(a));
+    return this.runFlat(client, keys.length, all);
   }
 
   /** As run(), with KEYS and ARGV as one list whose first `keyCount` items are the keys. */

@@ -228,7 +228,9 @@ export class TakenMessages {
 
   /** The parts of a take request that only the queue order decides (see request()). */
   private shapeOf(queues: readonly string[], order: readonly number[]): TakeShape {
-    const id = order.length === 1 ? queues[order[0]!]! : JSON.stringify(order.map((i) => queues[i]));
+    // One queue: a space and its name; several: their names as JSON, which starts with '[': the two
+    // kinds of key never meet, whatever the queues are called.
+    const id = order.length === 1 ? ` ${queues[order[0]!]!}` : JSON.stringify(order.map((i) => queues[i]));
     const cached = this.shapes.get(id);
     if (cached) return cached;
     const rotated = order.map((i) => queues[i]!);
