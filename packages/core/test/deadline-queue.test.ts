@@ -3,10 +3,14 @@
  * - each target is stopped once its time has passed, never before, in deadline order whatever
  *   the order they were added in;
  * - a cancelled deadline stops nothing; cancelling twice, or after it fired, is harmless;
- * - a deadline added from a stop() is served too, and so is one added after all were cancelled.
+ * - a deadline added from a stop() is served too, and so is one added after all were cancelled;
+ * - a live deadline keeps the process running (a cancelled one does not); with holdsProcess false
+ *   none does.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeadlineQueue } from '@celeriac/core';
 
@@ -63,5 +67,24 @@ describe('DeadlineQueue', () => {
     queue.add(5, recorder(log, 'later'));
     await sleep(40);
     assert.deepEqual(log, ['first', 'from-stop', 'later']);
+  });
+
+  /**
+   * A fresh Node process that arms one deadline of `ms` (its stop() prints "fired"), cancelling it
+   * at once when told; what it printed and whether it ended by itself (within 60 s: a deadline of
+   * ten minutes that held it would not).
+   */
+  function child(holds: boolean, ms: number, cancel: boolean): { out: string; endedByItself: boolean } {
+    const core = fileURLToPath(new URL('../src/deadline-queue.ts', import.meta.url));
+    const script = `import { DeadlineQueue } from ${JSON.stringify(core)};
+      const q = new DeadlineQueue(${holds}); const d = q.add(${ms}, { stop() { console.log('fired'); } }); if (${cancel}) q.cancel(d);`;
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    return { out: run.stdout.trim(), endedByItself: run.status === 0 && run.signal === null };
+  }
+
+  it('keeps the process running while a deadline is live, and not once it is cancelled or when told not to', () => {
+    assert.deepEqual(child(true, 200, false), { out: 'fired', endedByItself: true }, 'held until the deadline fired');
+    assert.deepEqual(child(true, 600_000, true), { out: '', endedByItself: true }, 'a cancelled deadline does not hold the process');
+    assert.deepEqual(child(false, 600_000, false), { out: '', endedByItself: true }, 'holdsProcess false: a live deadline does not hold it');
   });
 });
