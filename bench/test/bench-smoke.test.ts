@@ -15,7 +15,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, it } from 'node:test';
+import { after, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseOptions } from '../src/options.js';
 import { probeRedis } from '../src/redis-db.js';
@@ -64,6 +64,23 @@ function assertCounts(row: RowResult, config: RunRecord['config'], lowTasks = co
   assert.ok(minMs <= p50Ms && p50Ms <= p90Ms && p90Ms <= p99Ms && p99Ms <= maxMs, JSON.stringify(row.latency));
 }
 
+/**
+ * True when the rows can run: the server answers (`serverError` is null) and Python imports
+ * Celery and `module`. Otherwise the test is skipped with the reasons, or fails under CI.
+ */
+function prerequisites(t: TestContext, what: string, serverError: string | null, module: 'redis' | 'amqp'): boolean {
+  const { python } = parseOptions([]);
+  const celery = spawnSync(python, ['-c', `import celery, ${module}`], { encoding: 'utf8' });
+  const missing = [
+    ...(serverError === null ? [] : [serverError]),
+    ...(celery.status === 0 ? [] : [`${python} cannot import celery and ${module} (apt-get install python3-celery python3-${module})`]),
+  ];
+  if (missing.length === 0) return true;
+  if (process.env['CI']) assert.fail(`the ${what} cannot run under CI: ${missing.join('; ')}`);
+  t.skip(`${what} not run: ${missing.join('; ')}`);
+  return false;
+}
+
 it('a small run of the celeriac rows: counts add up, the record has every field, temp files are gone', async () => {
   const out = join(dir, 'results');
   // The SQLite files go under a private TMPDIR, so the test can see that they were removed.
@@ -102,16 +119,7 @@ it('a small run of the celeriac rows: counts add up, the record has every field,
 it('a small run of the Redis rows: every count adds up for celeriac, BullMQ, bee-queue, Python Celery and the raw floor', async (t) => {
   const options = parseOptions([]);
   const redis = await probeRedis(options.redis);
-  const celery = spawnSync(options.python, ['-c', 'import celery, redis'], { encoding: 'utf8' });
-  const missing = [
-    ...('error' in redis ? [redis.error] : []),
-    ...(celery.status === 0 ? [] : [`${options.python} cannot import celery and redis (apt-get install python3-celery python3-redis)`]),
-  ];
-  if (missing.length) {
-    if (process.env['CI']) assert.fail(`the Redis rows cannot run under CI: ${missing.join('; ')}`);
-    t.skip(`Redis rows not run: ${missing.join('; ')}`);
-    return;
-  }
+  if (!prerequisites(t, 'Redis rows', 'error' in redis ? redis.error : null, 'redis')) return;
   const out = join(dir, 'redis-results');
   const rows = ['celeriac-redis', 'bullmq-redis', 'bee-queue-redis', 'celery-py-redis', 'raw-ioredis-redis'];
   const args = ['--only', rows.join(','), '--redis-db', '2', '--redis-floor-db', '2', '--tasks', '50', '--latency', '10', '--warmup', '2', '--concurrency', '10', '--batch', '20', '--out', out];
@@ -135,18 +143,8 @@ it('a small run of the Redis rows: every count adds up for celeriac, BullMQ, bee
 });
 
 it('a small run of the chord group: both chords complete, every count adds up, the table and the target are there', async (t) => {
-  const options = parseOptions([]);
-  const redis = await probeRedis(options.redis);
-  const celery = spawnSync(options.python, ['-c', 'import celery, redis'], { encoding: 'utf8' });
-  const missing = [
-    ...('error' in redis ? [redis.error] : []),
-    ...(celery.status === 0 ? [] : [`${options.python} cannot import celery and redis (apt-get install python3-celery python3-redis)`]),
-  ];
-  if (missing.length) {
-    if (process.env['CI']) assert.fail(`the chord rows cannot run under CI: ${missing.join('; ')}`);
-    t.skip(`chord rows not run: ${missing.join('; ')}`);
-    return;
-  }
+  const redis = await probeRedis(parseOptions([]).redis);
+  if (!prerequisites(t, 'chord rows', 'error' in redis ? redis.error : null, 'redis')) return;
   const out = join(dir, 'chord-results');
   const args = ['--only', 'chord:celeriac-redis,chord:celery-py-redis', '--redis-db', '2', '--chord-tasks', '40', '--concurrency', '10', '--out', out];
   const run = await runBench(args, process.env, 120_000);
@@ -173,18 +171,8 @@ it('a small run of the chord group: both chords complete, every count adds up, t
 });
 
 it('a small run of the AMQP rows: counts add up, the table and both targets are there', async (t) => {
-  const options = parseOptions([]);
-  const rabbit = await probeAmqp(options.amqp);
-  const celery = spawnSync(options.python, ['-c', 'import celery, amqp'], { encoding: 'utf8' });
-  const missing = [
-    ...('error' in rabbit ? [rabbit.error] : []),
-    ...(celery.status === 0 ? [] : [`${options.python} cannot import celery and amqp (apt-get install python3-celery python3-amqp)`]),
-  ];
-  if (missing.length) {
-    if (process.env['CI']) assert.fail(`the AMQP rows cannot run under CI: ${missing.join('; ')}`);
-    t.skip(`AMQP rows not run: ${missing.join('; ')}`);
-    return;
-  }
+  const rabbit = await probeAmqp(parseOptions([]).amqp);
+  if (!prerequisites(t, 'AMQP rows', 'error' in rabbit ? rabbit.error : null, 'amqp')) return;
   const out = join(dir, 'amqp-results');
   const rows = ['celeriac-amqp', 'raw-amqplib', 'celery-py-amqp'];
   const run = await runBench(['--only', rows.join(','), '--tasks', '60', '--concurrency', '10', '--batch', '20', '--out', out], process.env, 170_000);
