@@ -18,26 +18,10 @@
  * Skipped, with the reason, when RabbitMQ, Redis (second setup) or python3-celery is missing and
  * CI is unset.
  */
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 import type { App } from '@celeriac/core';
 import { AmqpInteropScope, interopSkipReason, REDIS_URL } from './interop-fixture.js';
-import {
-  celeriacChain,
-  celeriacChainFails,
-  celeriacChord,
-  celeriacChordFails,
-  celeriacGroup,
-  celeriacHeaderChains,
-  celeriacNested,
-  pythonChain,
-  pythonChainFails,
-  pythonChord,
-  pythonChordFails,
-  pythonHeaderChains,
-  pythonNested,
-  type CanvasRun,
-  type PyCanvasLine,
-} from '../../redis/test/interop-canvas-checks.js';
+import { itChecksWorkflows, type CanvasRun, type PyCanvasLine } from '../../redis/test/interop-canvas-checks.js';
 
 const RPC = 'rpc://';
 
@@ -74,11 +58,7 @@ describe('interop over AMQP: chains across Python Celery 5.2 and celeriac worker
     await scope.cleanup();
   });
 
-  it('a Python client: chain(py.add, ts.mul, py.add) is 17', () => pythonChain(run));
-  it('a celeriac client: chain(ts.add, py.mul, ts.add) is 17', () => celeriacChain(run));
-  // The failing worker marks the rest of the chain failed on the client's reply queue (the steps' reply_to).
-  it('a Python client: a failing celeriac step fails the rest of the chain', () => pythonChainFails(run));
-  it('a celeriac client: a failing Python step fails the rest of the chain', () => celeriacChainFails(run));
+  itChecksWorkflows(() => run, { chords: false });
 });
 
 describe('interop over AMQP: workflows across Python Celery 5.2 and celeriac workers, results in Redis', { skip: await interopSkipReason({ redis: true }), timeout: 240_000 }, () => {
@@ -94,15 +74,5 @@ describe('interop over AMQP: workflows across Python Celery 5.2 and celeriac wor
     await scope.cleanup();
   });
 
-  it('a Python client: chain(py.add, ts.mul, py.add) is 17', () => pythonChain(run));
-  it('a Python client: chord([ts.mul x5], py.xsum) is 30', () => pythonChord(run));
-  it('a celeriac client: chain(ts.add, py.mul, ts.add) is 17', () => celeriacChain(run));
-  it('a celeriac client: a group of Python tasks joins in order', () => celeriacGroup(run));
-  it('a celeriac client: chord([py.mul x5], ts.xsum) is 30, and with a mixed header', () => celeriacChord(run));
-  it('a Python client: a failing celeriac header task fails the chord (ChordError, read by both)', () => pythonChordFails(run));
-  it('a celeriac client: a failing Python header task fails the chord (ChordError, read by both)', () => celeriacChordFails(run));
-  it('a Python client: a chain with a group then tasks (a chord inside) is 15', () => pythonNested(run));
-  it('a celeriac client: a chain with a group then tasks (a chord inside) is 15', () => celeriacNested(run));
-  it('a Python client: a chord whose header members are chains ending in Python is 8', () => pythonHeaderChains(run));
-  it('a celeriac client: a chord whose header members are chains ending in celeriac is 8', () => celeriacHeaderChains(run));
+  itChecksWorkflows(() => run, { chords: true });
 });

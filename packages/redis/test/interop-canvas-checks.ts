@@ -10,6 +10,7 @@
  * client's here, with `@celeriac/core`'s canvas functions.
  */
 import assert from 'node:assert/strict';
+import { it } from 'node:test';
 import { AsyncResult, chain, chord, group, GroupResult, RemoteTaskError, signature, type App, type Signature } from '@celeriac/core';
 
 /** The task names each worker registers for these checks (besides `interop.fail` on celeriac). */
@@ -255,3 +256,28 @@ export async function celeriacChordFails(run: CanvasRun): Promise<void> {
   const line = await run.python('read', { read: [res.id] });
   assert.deepEqual(line.outcomes, [{ id: res.id, state: 'FAILURE', exception: { type: 'ChordError', module: 'celery.exceptions', args: [message], str: message } }]);
 }
+
+/**
+ * Registers the checks as tests of the current describe(), in one order for every transport; with
+ * `chords: false` (a backend that cannot count chords, such as rpc://) only the chains.
+ */
+export function itChecksWorkflows(run: () => CanvasRun, { chords }: { readonly chords: boolean }): void {
+  const checks: [title: string, check: (run: CanvasRun) => Promise<void>, chord: boolean][] = [
+    ['a Python client: chain(py.add, ts.mul, py.add) is 17', pythonChain, false],
+    ['a Python client: chord([ts.mul x5], py.xsum) is 30', pythonChord, true],
+    ['a celeriac client: chain(ts.add, py.mul, ts.add) is 17', celeriacChain, false],
+    ['a celeriac client: a group of Python tasks joins in order', celeriacGroup, true],
+    ['a celeriac client: chord([py.mul x5], ts.xsum) is 30, and with a mixed header', celeriacChord, true],
+    ['a Python client: a failing celeriac header task fails the chord (ChordError, read by both)', pythonChordFails, true],
+    ['a celeriac client: a failing Python header task fails the chord (ChordError, read by both)', celeriacChordFails, true],
+    // The failing worker marks the rest of the chain failed where the client reads results.
+    ['a Python client: a failing celeriac step fails the rest of the chain', pythonChainFails, false],
+    ['a celeriac client: a failing Python step fails the rest of the chain', celeriacChainFails, false],
+    ['a Python client: a chain with a group then tasks (a chord inside) is 15', pythonNested, true],
+    ['a celeriac client: a chain with a group then tasks (a chord inside) is 15', celeriacNested, true],
+    ['a Python client: a chord whose header members are chains ending in Python is 8', pythonHeaderChains, true],
+    ['a celeriac client: a chord whose header members are chains ending in celeriac is 8', celeriacHeaderChains, true],
+  ];
+  for (const [title, check, chord] of checks) if (chords || !chord) it(title, () => check(run()));
+}
+

@@ -17,26 +17,10 @@
  * `celery-taskset-meta-<gid>*` keys, for ids the scope remembers and deletes. Skipped, with the
  * reason, when Redis or python3-celery is missing and CI is unset.
  */
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 import type { App } from '@celeriac/core';
 import { InteropScope, interopSkipReason, type Started } from './interop-fixture.js';
-import {
-  celeriacChain,
-  celeriacChainFails,
-  celeriacChord,
-  celeriacChordFails,
-  celeriacGroup,
-  celeriacHeaderChains,
-  celeriacNested,
-  pythonChain,
-  pythonChainFails,
-  pythonChord,
-  pythonChordFails,
-  pythonHeaderChains,
-  pythonNested,
-  type CanvasRun,
-  type PyCanvasLine,
-} from './interop-canvas-checks.js';
+import { itChecksWorkflows, type CanvasRun, type PyCanvasLine } from './interop-canvas-checks.js';
 
 const skip = await interopSkipReason();
 
@@ -67,17 +51,5 @@ describe('interop on Redis: workflows across Python Celery 5.2 and celeriac work
     await scope?.cleanup();
   });
 
-  it('a Python client: chain(py.add, ts.mul, py.add) is 17', () => pythonChain(run));
-  it('a Python client: chord([ts.mul x5], py.xsum) is 30', () => pythonChord(run));
-  it('a celeriac client: chain(ts.add, py.mul, ts.add) is 17', () => celeriacChain(run));
-  it('a celeriac client: a group of Python tasks joins in order', () => celeriacGroup(run));
-  it('a celeriac client: chord([py.mul x5], ts.xsum) is 30, and with a mixed header', () => celeriacChord(run));
-  it('a Python client: a failing celeriac header task fails the chord (ChordError, read by both)', () => pythonChordFails(run));
-  it('a celeriac client: a failing Python header task fails the chord (ChordError, read by both)', () => celeriacChordFails(run));
-  it('a Python client: a failing celeriac step fails the rest of the chain', () => pythonChainFails(run));
-  it('a celeriac client: a failing Python step fails the rest of the chain', () => celeriacChainFails(run));
-  it('a Python client: a chain with a group then tasks (a chord inside) is 15', () => pythonNested(run));
-  it('a celeriac client: a chain with a group then tasks (a chord inside) is 15', () => celeriacNested(run));
-  it('a Python client: a chord whose header members are chains ending in Python is 8', () => pythonHeaderChains(run));
-  it('a celeriac client: a chord whose header members are chains ending in celeriac is 8', () => celeriacHeaderChains(run));
+  itChecksWorkflows(() => run, { chords: true });
 });
