@@ -15,6 +15,7 @@ import {
   linkError,
   map,
   RemoteTaskError,
+  signature,
   starmap,
   withOptions,
   type App,
@@ -162,6 +163,14 @@ describe('canvas workflows (memory broker and backend)', () => {
     await assert.rejects(res.get(T), (err: unknown) => err instanceof RemoteTaskError && err.name === 'ValueError' && err.message.includes('boom'));
     const third = res.parent as AsyncResult;
     assert.equal(await third.state(), 'FAILURE');
+  });
+
+  it('a step this worker does not know fails its chord and the rest of its chain (NotRegistered), nothing waits', async () => {
+    const unknown = signature('t.nobody_has_this');
+    const body = (await app.apply(chord([add.s(1, 1), unknown], xsum.s()))) as AsyncResult;
+    await assert.rejects(body.get(T), (err: unknown) => err instanceof RemoteTaskError && err.name === 'ChordError' && err.message.includes('NotRegistered'));
+    const last = (await app.apply(chain(add.s(1, 1), unknown, mul.s(2)))) as AsyncResult;
+    await assert.rejects(last.get(T), (err: unknown) => err instanceof RemoteTaskError && err.name === 'NotRegistered');
   });
 
   it('map and starmap run in one task; chunks is a group of starmaps', async () => {

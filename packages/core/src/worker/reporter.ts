@@ -34,9 +34,7 @@ export class Reporter {
 
   async unregistered(delivery: Delivery, message: TaskMessage): Promise<void> {
     this.app.logger.error(`received unregistered task ${message.headers.task}`, { id: message.headers.id });
-    if (!message.headers.ignore_result) {
-      await this.save(message.headers.id, () => this.writer.storeError(message, delivery.queue, States.FAILURE, new NotRegistered(message.headers.task), false));
-    }
+    await this.storeFailure(message, delivery.queue, new NotRegistered(message.headers.task), message.headers.ignore_result, false);
     return this.deadLetter(delivery, 'not-registered', `task "${message.headers.task}" is not registered on worker ${this.hostname}`);
   }
 
@@ -91,16 +89,12 @@ export class Reporter {
         }
         this.stats.succeeded++;
         await store('SUCCESS', () => this.writer.store(message, delivery.queue, States.SUCCESS, outcome.value));
-        if (hasCanvas(message)) await this.workflow(request, () => this.canvas.afterStored(message, States.SUCCESS, outcome.value));
+        if (hasCanvas(message)) await this.workflow(request.message, () => this.canvas.afterStored(message, States.SUCCESS, outcome.value));
         return 'ack';
       case 'failure':
         this.stats.failed++;
         this.app.logger.warn(`task ${request.name}[${request.id}] failed`, { error: outcome.error });
-        await store('FAILURE', () => this.writer.storeError(message, delivery.queue, States.FAILURE, outcome.error));
-        if (hasCanvas(message)) {
-          await this.workflow(request, () => this.canvas.afterStored(message, States.FAILURE, serializeException(outcome.error)));
-          await this.workflow(request, () => this.canvas.afterFailure(message, outcome.error));
-        }
+        await this.storeFailure(message, delivery.queue, outcome.error, request.ignoreResult);
         // Celery's task_acks_on_failure_or_timeout = False: the message goes to the dead letters.
         if (request.acksLate && !request.task.options.acksOnFailureOrTimeout) return { deadLetter: describeFailure(outcome.error), code: 'task-failed' };
         return 'ack';
@@ -115,7 +109,7 @@ export class Reporter {
           this.app.logger.error(`task ${request.name}[${request.id}] could not be retried`, { error: err });
           if (request.acksLate) return 'requeue';
           this.stats.failed++;
-          await store('FAILURE', () => this.writer.storeError(message, delivery.queue, States.FAILURE, err));
+          await this.storeFailure(message, delivery.queue, err, request.ignoreResult);
           return 'ack';
         }
         this.stats.retried++;
@@ -128,12 +122,24 @@ export class Reporter {
   }
 
   /** Runs a workflow step after the outcome is stored; a failure is logged with the task it concerns. */
-  private async workflow(request: TaskRequest, step: () => Promise<void>): Promise<void> {
+  private async workflow(message: TaskMessage, step: () => Promise<void>): Promise<void> {
     try {
       await step();
     } catch (error) {
-      this.app.logger.error(`task ${request.name}[${request.id}]: its workflow could not continue`, { error });
+      this.app.logger.error(`task ${message.headers.task}[${message.headers.id}]: its workflow could not continue`, { error });
     }
+  }
+
+  /**
+   * Stores FAILURE for a task (unless it ignores results) and continues its workflow as a failed
+   * step: a chord part is counted (failing the chord), the chain's later steps and the errbacks
+   * follow. Every way a task can end in FAILURE goes through here, so none leaves a workflow waiting.
+   */
+  private async storeFailure(message: TaskMessage, queue: string, error: unknown, ignoreResult: boolean, extended = true): Promise<void> {
+    if (!ignoreResult) await this.save(message.headers.id, () => this.writer.storeError(message, queue, States.FAILURE, error, extended), 'FAILURE');
+    if (!hasCanvas(message)) return;
+    await this.workflow(message, () => this.canvas.afterStored(message, States.FAILURE, serializeException(error)));
+    await this.workflow(message, () => this.canvas.afterFailure(message, error));
   }
 
   /** Runs a result write; a failure is logged (the task's message is settled regardless). */
@@ -152,7 +158,7 @@ export class Reporter {
       await this.save(request.id, () => this.writer.storeError(request.message, request.delivery.queue, States.REVOKED, error, false));
     }
     // A revoked chord part still counts (Celery's mark_as_revoked), so the chord ends.
-    if (hasCanvas(request.message)) await this.workflow(request, () => this.canvas.afterStored(request.message, States.REVOKED, serializeException(error)));
+    if (hasCanvas(request.message)) await this.workflow(request.message, () => this.canvas.afterStored(request.message, States.REVOKED, serializeException(error)));
     await request.ack();
   }
 
