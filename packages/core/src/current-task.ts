@@ -7,8 +7,9 @@
  * promise hooks that every promise in the process pays for (measured: about a fifth of a worker's
  * CPU per no-op task when it stays on), so it is enabled only while a task runs: a run of a
  * synchronous task function enables it and disables it again as it returns, a run that returned a
- * promise keeps it on until that promise settles, and a worker whose tasks are synchronous creates
- * its own promises with the hooks off.
+ * promise keeps it on until that promise settles. Node takes the promise hooks off only in a
+ * microtask queued as the storage is disabled, so the worker makes its own promises (the next
+ * take, the result write) from microtasks queued after that one (worker.ts pumpSoon, finished()).
  *
  * Work a task starts without returning it (a timer it does not await) may or may not see the
  * frame, depending on whether the storage is on when it runs: do not rely on it.

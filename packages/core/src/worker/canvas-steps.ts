@@ -19,7 +19,7 @@ import { applySignature, type Continuation } from '../canvas/send.js';
 import { group } from '../canvas/primitives.js';
 import { chordHeader, isChain, isChord, isGroup, listOption, toSignature, type Signature } from '../canvas/signature.js';
 import { ChordError } from '../errors.js';
-import { serializeException, type SerializedException } from '../protocol/exception-codec.js';
+import { excArgsFromMeta, isSerializedException, serializeException } from '../protocol/exception-codec.js';
 import { pyRepr } from '../protocol/python-repr.js';
 import { EXCEPTION_STATES, PROPAGATE_STATES, States, type TaskState } from '../protocol/result-meta.js';
 import type { TaskMessage } from '../protocol/task-message.js';
@@ -157,13 +157,8 @@ function leafTasks(sig: Signature): Signature[] {
 
 /** Python's repr of a stored exception (`ValueError('boom')`), for ChordError's message. */
 function excRepr(result: unknown, state: TaskState): string {
-  if (EXCEPTION_STATES.has(state) && isExc(result)) {
-    const args = Array.isArray(result.exc_message) ? result.exc_message : [result.exc_message];
-    return `${result.exc_type}(${args.map((a) => pyRepr(a)).join(', ')})`;
+  if (EXCEPTION_STATES.has(state) && isSerializedException(result)) {
+    return `${result.exc_type}(${excArgsFromMeta(result).map((a) => pyRepr(a)).join(', ')})`;
   }
   return pyRepr(result);
-}
-
-function isExc(value: unknown): value is SerializedException {
-  return typeof value === 'object' && value !== null && typeof (value as { exc_type?: unknown }).exc_type === 'string';
 }
