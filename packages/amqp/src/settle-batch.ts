@@ -7,8 +7,8 @@
  * `unsettled` holds the tags handed over and not settled yet, in delivery order (tags grow by one
  * per delivery on a channel), so its first entry is the oldest unsettled delivery. A multiple-ack
  * for tag T settles every outstanding delivery up to T: it is sent for the newest tag acked in this
- * flush that is older than every delivery still unsettled; the other acks of the flush go one by
- * one, after the rejects. Memory is bounded by what is unsettled (prefetch plus held messages).
+ * flush that is older than every delivery still unsettled, and covers the flush's other acks below
+ * that bound (no frame of their own); acks above it go one by one, after the rejects. Memory is bounded by what is unsettled (prefetch plus held messages).
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
 

@@ -4,6 +4,5 @@
  * bench's floor row, bench/src/raw-redis/). Not part of the package's main API (`.`): the scripts'
  * KEYS/ARGV layouts (documented on each) change with the broker and backend.
  */
-export { LuaScript } from './result-scripts.js';
 export { TAKE, ACK } from './broker-scripts.js';
 export { STORE_AND_PUBLISH_MANY } from './result-scripts.js';

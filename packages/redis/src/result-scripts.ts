@@ -31,9 +31,18 @@ export class LuaScript {
     try {
       return await client.evalsha(this.sha, keyCount, all);
     } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return client.eval(this.source, keyCount, all);
+      return this.evalIfUncached(err, client, keyCount, all);
     }
+  }
+
+  /**
+   * After an EVALSHA of this script failed with `err`: when the server did not have the script
+   * (NOSCRIPT: restarted, SCRIPT FLUSH), runs it with EVAL on `client`, which loads it again;
+   * any other error is thrown again.
+   */
+  evalIfUncached(err: unknown, client: Redis, keyCount: number, all: string[]): Promise<unknown> {
+    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    return client.eval(this.source, keyCount, all);
   }
 }
 

@@ -50,7 +50,7 @@ interface TakeRequest {
 /** What request() reuses for one queue order: KEYS then ARGV with placeholders for the limit and prefix. */
 interface TakeShape {
   readonly queues: readonly string[];
-  readonly keys: readonly string[];
+  readonly keyCount: number;
   readonly all: readonly string[];
 }
 
@@ -58,7 +58,6 @@ interface TakeShape {
 const MAX_SHAPES = 64;
 
 export class TakenMessages {
-  private readonly listCache = new Map<string, readonly string[]>();
   private readonly nameCache = new Map<string, string>();
   private readonly shapes = new Map<string, TakeShape>();
   /** Dead-letter ids the take script makes are `<instance>.<take>.<n>`: unique without a UUID per take. */
@@ -166,7 +165,7 @@ export class TakenMessages {
     let reply: TakeReply;
     try {
       // The server lost its script cache (restart, SCRIPT FLUSH): EVAL it once on the command connection.
-      reply = (await taking.catch((err: unknown) => retryUncached(err, wait.commands, request))) as TakeReply;
+      reply = (await taking.catch((err: unknown) => TAKE.evalIfUncached(err, wait.commands, request.keyCount, request.all))) as TakeReply;
     } finally {
       // Without a reply to the ACK (the connection dropped before it), the acks go on their own;
       // a no-op once that reply was seen.
@@ -211,7 +210,7 @@ export class TakenMessages {
   private request(queues: readonly string[], order: readonly number[], limit: number, ackTags: readonly string[]): TakeRequest {
     const shape = this.shapeOf(queues, order);
     const prefix = `${this.instance}.${++this.takes}.`;
-    const n = shape.keys.length;
+    const n = shape.keyCount;
     let all: string[];
     if (ackTags.length === 0) {
       all = shape.all.slice();
@@ -236,12 +235,12 @@ export class TakenMessages {
     const rotated = order.map((i) => queues[i]!);
     const k = this.keys;
     const keys = [k.unacked, k.unackedIndex, k.deadLetters, k.deadLetterIndex, k.deadLetterSeq];
-    for (const q of rotated) keys.push(...this.lists(q));
+    for (const q of rotated) keys.push(...this.keys.lists(q));
     // ARGV: limit, n (queues), dead-letter id prefix, a (acks), [acks], JSON names, plain names.
     const all = [...keys, '0', String(rotated.length), '', '0'];
     for (const q of rotated) all.push(this.jsonName(q));
     all.push(...rotated);
-    const shape = { queues: rotated, keys, all };
+    const shape = { queues: rotated, keyCount: keys.length, all };
     // Bounded: one entry per order seen (a consumer of n queues rotates through n orders).
     if (this.shapes.size >= MAX_SHAPES) this.shapes.clear();
     this.shapes.set(id, shape);
@@ -283,12 +282,6 @@ export class TakenMessages {
     return { order: scriptOrder.map((j) => order[j - 1]!), deliveries, deadLettered, asked };
   }
 
-  private lists(queue: string): readonly string[] {
-    let lists = this.listCache.get(queue);
-    if (!lists) this.listCache.set(queue, (lists = this.keys.lists(queue)));
-    return lists;
-  }
-
   private jsonName(queue: string): string {
     let name = this.nameCache.get(queue);
     if (name === undefined) this.nameCache.set(queue, (name = JSON.stringify(queue)));
@@ -301,15 +294,6 @@ export class TakenMessages {
 }
 
 const SETTLED = Promise.resolve();
-
-/**
- * A take that failed with NOSCRIPT (the server lost its script cache) runs once more with EVAL,
- * which loads the script again (not TAKE.run: its EVALSHA would only meet NOSCRIPT once more).
- */
-function retryUncached(err: unknown, client: Redis, request: TakeRequest): Promise<unknown> {
-  if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-  return client.eval(TAKE.source, request.keyCount, request.all);
-}
 
 /** Resolves in the check phase of this event-loop turn, after what the turn's I/O started. */
 function endOfTurn(): Promise<void> {
