@@ -76,13 +76,24 @@ export function selectContestants(lineup: Lineup, only: readonly string[] | null
   });
 }
 
-/** Celery's version under `python`, or why Celery and redis-py cannot be imported there. */
-export function celeryVersion(python: string): { version: string } | { error: string } {
+/** What celeryVersion() found, by interpreter and module: each group asks, Python is started once. */
+const celeryVersions = new Map<string, { version: string } | { error: string }>();
+
+/**
+ * Celery's version under `python`, or why Celery and the transport's client (`redis`: redis-py,
+ * `amqp`: py-amqp) cannot be imported there.
+ */
+export function celeryVersion(python: string, module: 'redis' | 'amqp' = 'redis'): { version: string } | { error: string } {
+  const key = `${python}\0${module}`;
+  let found = celeryVersions.get(key);
+  if (found) return found;
   try {
-    const out = execFileSync(python, ['-c', 'import celery, redis; print(celery.__version__)'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
-    return { version: out.trim() };
+    const out = execFileSync(python, ['-c', `import celery, ${module}; print(celery.__version__)`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+    found = { version: out.trim() };
   } catch (err) {
     const detail = (err as { stderr?: string }).stderr?.trim().split('\n').pop() ?? String(err);
-    return { error: `${python} cannot import celery and redis (${detail}); on Debian: apt-get install python3-celery python3-redis` };
+    found = { error: `${python} cannot import celery and ${module} (${detail}); on Debian: apt-get install python3-celery python3-${module}` };
   }
+  celeryVersions.set(key, found);
+  return found;
 }

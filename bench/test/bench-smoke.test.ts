@@ -11,12 +11,13 @@
  * Python Celery is missing, except under CI, where that fails.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { celeryVersion } from '../src/contestants.js';
 import { parseOptions } from '../src/options.js';
 import { probeRedis } from '../src/redis-db.js';
 import { probeAmqp } from '../src/amqp/amqp-server.js';
@@ -69,12 +70,8 @@ function assertCounts(row: RowResult, config: RunRecord['config'], lowTasks = co
  * Celery and `module`. Otherwise the test is skipped with the reasons, or fails under CI.
  */
 function prerequisites(t: TestContext, what: string, serverError: string | null, module: 'redis' | 'amqp'): boolean {
-  const { python } = parseOptions([]);
-  const celery = spawnSync(python, ['-c', `import celery, ${module}`], { encoding: 'utf8' });
-  const missing = [
-    ...(serverError === null ? [] : [serverError]),
-    ...(celery.status === 0 ? [] : [`${python} cannot import celery and ${module} (apt-get install python3-celery python3-${module})`]),
-  ];
+  const celery = celeryVersion(parseOptions([]).python, module);
+  const missing = [...(serverError === null ? [] : [serverError]), ...('error' in celery ? [celery.error] : [])];
   if (missing.length === 0) return true;
   if (process.env['CI']) assert.fail(`the ${what} cannot run under CI: ${missing.join('; ')}`);
   t.skip(`${what} not run: ${missing.join('; ')}`);

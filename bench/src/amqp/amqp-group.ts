@@ -3,8 +3,8 @@
  * RabbitMQ, end to end only (amqp-row.ts says what every row does). Printed as its own table with
  * the issue's targets: celeriac at least 5× Python Celery and at least 50% of the raw loop.
  */
-import { execFileSync } from 'node:child_process';
 import type { ScenarioConfig } from '../contestant.js';
+import { celeryVersion } from '../contestants.js';
 import { perSecond } from '../stats.js';
 import { AMQP_ROW_NAMES, type AmqpRow } from './amqp-row.js';
 import { probeAmqp } from './amqp-server.js';
@@ -64,7 +64,7 @@ export async function runAmqpGroup(options: AmqpGroupOptions, config: ScenarioCo
   if (wanted.includes('celeriac-amqp')) rows.push(celeriacAmqpRow(server, options.cpuProfileDir ?? undefined));
   if (wanted.includes('raw-amqplib')) rows.push(rawAmqpRow(server));
   if (wanted.includes('celery-py-amqp')) {
-    const version = celeryVersion(options.python);
+    const version = celeryVersion(options.python, 'amqp');
     if ('error' in version) {
       if (options.only) throw new Error(`celery-py-amqp cannot run here: ${version.error}`);
       log(`leaving out celery-py-amqp: ${version.error}`);
@@ -113,14 +113,4 @@ export function formatAmqpReport(group: AmqpGroupResult): string[] {
   if (group.targets.length) lines.push('');
   for (const t of group.targets) lines.push(`target: celeriac-amqp end to end >= ${t.bound}× ${t.against}: ${t.met ? 'met' : 'NOT met'} (${t.value.toFixed(2)}×)`);
   return lines;
-}
-
-function celeryVersion(python: string): { version: string } | { error: string } {
-  try {
-    const out = execFileSync(python, ['-c', 'import celery, amqp; print(celery.__version__)'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
-    return { version: out.trim() };
-  } catch (err) {
-    const detail = (err as { stderr?: string }).stderr?.trim().split('\n').pop() ?? String(err);
-    return { error: `${python} cannot import celery and amqp (${detail}); on Debian: apt-get install python3-celery python3-amqp` };
-  }
 }
