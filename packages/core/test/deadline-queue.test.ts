@@ -24,6 +24,14 @@ function recorder(log: string[], name: string, times?: Map<string, number>) {
   };
 }
 
+/** Waits until `done()` holds (polling; a bound of 5 s, so a slow machine waits rather than fails). */
+async function until(done: () => boolean): Promise<void> {
+  for (let waited = 0; !done(); waited += 5) {
+    assert.ok(waited < 5000, 'waited 5 s');
+    await sleep(5);
+  }
+}
+
 describe('DeadlineQueue', () => {
   it('stops each target once its time has passed, earliest first, whatever the order of adding', async () => {
     const queue = new DeadlineQueue();
@@ -32,7 +40,7 @@ describe('DeadlineQueue', () => {
     const start = performance.now();
     const delays: Record<string, number> = { c: 60, a: 10, d: 80, b: 30, e: 30 };
     for (const [name, ms] of Object.entries(delays)) queue.add(ms, recorder(log, name, times));
-    await sleep(150);
+    await until(() => log.length === 5);
     // b and e are due together: either may go first.
     assert.deepEqual(log.filter((n) => n !== 'e'), ['a', 'b', 'c', 'd']);
     assert.deepEqual(log.filter((n) => n !== 'b'), ['a', 'e', 'c', 'd']);
@@ -46,7 +54,8 @@ describe('DeadlineQueue', () => {
     const dropped = queue.add(10, recorder(log, 'dropped'));
     queue.cancel(dropped);
     queue.cancel(dropped);
-    await sleep(60);
+    // kept is due after dropped: once it fired, dropped's time has passed too.
+    await until(() => log.length > 0);
     assert.deepEqual(log, ['kept']);
     queue.cancel(kept);
     assert.deepEqual(log, ['kept']);
@@ -62,10 +71,10 @@ describe('DeadlineQueue', () => {
         queue.add(10, recorder(log, 'from-stop'));
       },
     });
-    await sleep(80);
+    await until(() => log.length >= 2);
     assert.deepEqual(log, ['first', 'from-stop']);
     queue.add(5, recorder(log, 'later'));
-    await sleep(40);
+    await until(() => log.length >= 3);
     assert.deepEqual(log, ['first', 'from-stop', 'later']);
   });
 
