@@ -11,6 +11,8 @@
  *   happens after the clock stops.
  */
 
+import type { RoundTripCpu } from './cpu-per-trip.js';
+
 /** Sizes and settings shared by every contestant in a run. */
 export interface ScenarioConfig {
   /** Tasks in the bulk and end-to-end scenarios. */
@@ -73,6 +75,8 @@ export interface EndToEndFigures {
 export interface LatencyFigures {
   /** One duration per timed round trip, in milliseconds. */
   readonly samplesMs: readonly number[];
+  /** What the timed round trips cost in CPU, per trip (cpu-per-trip.ts); null or absent where unknown. */
+  readonly cpu?: RoundTripCpu | null;
 }
 
 export interface Contestant {

@@ -5,6 +5,7 @@
  * it wrote with FLUSHDB afterwards. An interrupted run can leave keys behind: the next run says
  * which database, and the user decides whether to empty it.
  */
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 
 export interface RedisServer {
@@ -69,6 +70,39 @@ export async function probeRedis(server: RedisServer): Promise<RedisInfo | { err
   } catch (err) {
     const cause = socketError ?? err;
     return { error: `Redis at ${server.host}:${server.port} is not reachable (${cause instanceof Error ? cause.message : String(cause)})` };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+const serverPids = new Map<string, Promise<number | null>>();
+
+/**
+ * The process id of the Redis server at `server` when it runs on this machine (its `process_id`
+ * names a `redis-server` process listening on that port here), else null. For watching its CPU
+ * (cpu-per-trip.ts); asked once per server.
+ */
+export function localServerPid(server: RedisServer): Promise<number | null> {
+  const key = `${server.host}:${server.port}`;
+  let pid = serverPids.get(key);
+  if (!pid) serverPids.set(key, (pid = findLocalServerPid(server)));
+  return pid;
+}
+
+async function findLocalServerPid(server: RedisServer): Promise<number | null> {
+  if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(server.host)) return null;
+  const redis = client(server);
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    const pid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
+    if (!Number.isInteger(pid) || pid <= 0) return null;
+    // The same pid in this machine's /proc must be that server (not a process of another
+    // container that happens to share the number): redis-server, on that port.
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+    return cmdline.includes('redis-server') && cmdline.includes(`:${server.port}`) ? pid : null;
+  } catch {
+    return null;
   } finally {
     redis.disconnect();
   }

@@ -36,7 +36,37 @@ export function formatReport(rows: readonly RowResult[], config: ScenarioConfig)
     ['contestant', 'worker', 'concurrency', 'results stored', 'durability', 'acks', 'store'],
     rows.map((r) => [r.contestant, r.traits.worker, `${r.processLow.concurrency} and ${r.concurrency}`, r.traits.resultsStored, r.traits.durability, r.traits.acks, r.traits.store]),
   );
-  return [...figures, '', ...traits, ...workerCpu(rows, config), ...ratios(rows, config), ...floorLines(rows)];
+  return [...figures, '', ...traits, ...workerCpu(rows, config), ...latencyCpu(rows), ...ratios(rows, config), ...floorLines(rows)];
+}
+
+/**
+ * The CPU a timed latency round trip cost each process (cpu-per-trip.ts): on a machine with few
+ * CPUs the three processes of a round trip (and their compiler threads) wait for one another.
+ */
+function latencyCpu(rows: readonly RowResult[]): string[] {
+  const measured = rows.filter((r) => r.latency.cpu);
+  if (!measured.length) return [];
+  const us = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(0));
+  const body = measured.map((r) => {
+    const { client, worker, server } = r.latency.cpu!;
+    const total = [client, worker, server].reduce((sum, part) => sum + (part ? part.mainUs + part.othersUs : 0), 0);
+    return [
+      r.contestant,
+      us(client.mainUs),
+      us(client.othersUs),
+      us(worker?.mainUs),
+      us(worker?.othersUs),
+      us(server ? server.mainUs + server.othersUs : undefined),
+      us(total),
+      us(client.mainWaitUs + (worker?.mainWaitUs ?? 0)),
+    ];
+  });
+  return [
+    '',
+    'Latency: CPU time per timed round trip (µs on CPU, Linux schedstat; "other threads" = V8 compiler and GC helpers, libuv pool; worker = the processes the bench started; "-": in this process, or Redis not on this machine), and how long the two main threads waited for a CPU:',
+    '',
+    ...table(['contestant', 'producer main', 'producer other threads', 'worker main', 'worker other threads', 'redis-server', 'total', 'main threads waiting for a CPU'], body, true),
+  ];
 }
 
 /** Worker CPU time per task, where the worker is a process of its own. */

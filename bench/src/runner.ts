@@ -5,6 +5,7 @@
  * counts do not add up is reported as a problem, never silently printed.
  */
 import type { Contestant, ScenarioConfig, Traits } from './contestant.js';
+import type { RoundTripCpu } from './cpu-per-trip.js';
 import { perSecond, round, summarizeLatency, type LatencySummary } from './stats.js';
 
 export interface ThroughputFigure {
@@ -31,7 +32,8 @@ export interface RowResult {
   /** The bulk processing again at `lowConcurrency`, on `tasks` (fewer than N when the row caps it). */
   readonly processLow: ThroughputFigure & WorkerFigure & { readonly concurrency: number; readonly queued: number };
   readonly endToEnd: ThroughputFigure & WorkerFigure;
-  readonly latency: LatencySummary & { readonly warmup: number };
+  /** With the CPU the timed round trips cost, per trip (null where it cannot be read, e.g. not Linux). */
+  readonly latency: LatencySummary & { readonly warmup: number; readonly cpu: RoundTripCpu | null };
   /** Counts that did not match what was sent; empty when the row is sound. */
   readonly problems: readonly string[];
 }
@@ -92,6 +94,7 @@ export async function runContestant(contestant: Contestant, config: ScenarioConf
       meanMs: round(lat.meanMs),
       minMs: round(lat.minMs),
       maxMs: round(lat.maxMs),
+      cpu: latency.cpu ?? null,
     },
     problems,
   };

@@ -2,19 +2,26 @@
  * The timed parts every contestant shares, so each row's clock starts and stops at the same places.
  */
 import type { LatencyFigures, ScenarioConfig } from './contestant.js';
+import { watchCpu } from './cpu-per-trip.js';
 import type { WorkerHandle } from './worker-process.js';
-import { awaitCount } from './redis-db.js';
+import { awaitCount, localServerPid, type RedisServer } from './redis-db.js';
 
-/** `config.warmup` untimed round trips, then `config.latencyRuns` timed ones, one after another. */
-export async function timeRoundTrips(config: ScenarioConfig, roundTrip: () => Promise<void>): Promise<LatencyFigures> {
+/**
+ * `config.warmup` untimed round trips, then `config.latencyRuns` timed ones, one after another;
+ * with the CPU the timed ones cost this process, its worker processes and `server` (the Redis
+ * the row uses, when it runs on this machine), per round trip (cpu-per-trip.ts).
+ */
+export async function timeRoundTrips(config: ScenarioConfig, roundTrip: () => Promise<void>, server: RedisServer | null = null): Promise<LatencyFigures> {
+  const serverPid = server ? await localServerPid(server) : null;
   for (let i = 0; i < config.warmup; i++) await roundTrip();
   const samplesMs: number[] = [];
+  const cpu = watchCpu(serverPid);
   for (let i = 0; i < config.latencyRuns; i++) {
     const start = performance.now();
     await roundTrip();
     samplesMs.push(performance.now() - start);
   }
-  return { samplesMs };
+  return { samplesMs, cpu: cpu?.stop(config.latencyRuns) ?? null };
 }
 
 /**

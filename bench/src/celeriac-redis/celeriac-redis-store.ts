@@ -29,5 +29,6 @@ export function redisStore(target: RedisTarget, options: RedisStoreOptions = {})
       return { url: redisDbUrl(target), dispose: release };
     },
     worker: (url, _app, concurrency) => spawnWorker(url, concurrency, options.cpuProfileDir),
+    server: { host: target.host, port: target.port },
   };
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { App } from '@celeriac/core';
 import type { Traits } from '../contestant.js';
+import type { RedisServer } from '../redis-db.js';
 import { inProcessWorker, spawnWorker, type WorkerHandle } from './worker-handle.js';
 
 export interface CeleriacStore {
@@ -16,6 +17,8 @@ export interface CeleriacStore {
   create(): Promise<FreshStore>;
   /** A connected worker on `url` (in a child process or on `app` itself), not consuming yet. */
   worker(url: string, app: App, concurrency: number): Promise<WorkerHandle>;
+  /** The server the store lives on, whose CPU a round trip costs too (none: embedded). */
+  readonly server?: RedisServer;
 }
 
 export interface FreshStore {

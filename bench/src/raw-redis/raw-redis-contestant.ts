@@ -111,7 +111,7 @@ export function rawRedisContestant(target: RedisTarget, spawnOptions: SpawnOptio
             await redis.lpush(QUEUE, make(id, randomUUID()));
             await pushed;
           };
-          return await timeRoundTrips(config, roundTrip);
+          return await timeRoundTrips(config, roundTrip, target);
         } finally {
           subscriber.disconnect();
         }
