@@ -96,6 +96,8 @@ export class RedisConsumer implements Consumer {
   private unblocking: NodeJS.Timeout | null = null;
   /** Aborted on cancel: ends every wait of the loop. */
   private readonly stop = new AbortController();
+  /** Set with `stop` aborting: what the loop and each delivery read (an AbortSignal's getters cost more). */
+  private stopped = false;
   /** Resolved when credit may have been freed. */
   private creditWaiter: (() => void) | null = null;
   /** The take in progress: what cancel() cuts short, and whether it waits on the blocking connection. */
@@ -124,7 +126,7 @@ export class RedisConsumer implements Consumer {
   }
 
   get cancelled(): boolean {
-    return this.stop.signal.aborted;
+    return this.stopped;
   }
 
   setPrefetch(prefetch: number): void {
@@ -136,6 +138,7 @@ export class RedisConsumer implements Consumer {
     if (!this.lifecycle.is('cancelled')) {
       this.lifecycle.set('cancelled');
       const waiting = this.current?.waiting === true;
+      this.stopped = true;
       this.stop.abort();
       this.wakeForCredit();
       this.current?.interrupt();
@@ -182,7 +185,7 @@ export class RedisConsumer implements Consumer {
     let idle = false;
     // A take sent before the last batch was handed over (see below); awaited next.
     let ahead: Promise<TakeBatch> | null = null;
-    while (!this.stop.signal.aborted) {
+    while (!this.stopped) {
       if (!ahead && this.credit <= 0) {
         await new Promise<void>((resolve) => (this.creditWaiter = resolve));
         continue;
@@ -204,7 +207,7 @@ export class RedisConsumer implements Consumer {
         if (!idle && left > 0) ahead = this.host.take(this, this.queues, this.order, Math.min(left, this.batchLimit));
         this.handOver(batch.deliveries);
       } catch (err) {
-        if (this.stop.signal.aborted) break;
+        if (this.stopped) break;
         idle = false;
         backoff = await this.recover(err, backoff);
       }
@@ -250,7 +253,7 @@ export class RedisConsumer implements Consumer {
           reject(err);
         },
       );
-      if (this.stop.signal.aborted) current.interrupt();
+      if (this.stopped) current.interrupt();
     });
   }
 
@@ -261,7 +264,7 @@ export class RedisConsumer implements Consumer {
    */
   private handOver(deliveries: readonly Delivery[]): void {
     for (let i = 0; i < deliveries.length; i++) {
-      if (this.stop.signal.aborted) {
+      if (this.stopped) {
         this.host.giveBack(deliveries.slice(i)).catch((err: unknown) => {
           this.host.logger.warn('redis broker: giving back undelivered messages failed; they return after the visibility timeout', { error: (err as Error).message });
         });

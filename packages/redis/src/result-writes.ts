@@ -47,9 +47,12 @@ export class ResultWrites implements Rider {
   private scheduled = false;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly leaveLane: () => void;
+  /** Riding the lane: its takes board this one's writes (until leave()). */
+  private riding: boolean;
 
   constructor(private readonly options: ResultWritesOptions) {
     this.leaveLane = options.lane?.join(this) ?? (() => {});
+    this.riding = options.lane !== undefined;
   }
 
   /**
@@ -60,7 +63,9 @@ export class ResultWrites implements Rider {
   write(key: string, value: string, ttlMs: number, keepSuccess: boolean, notify = ''): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ key, value, ttlMs, keepSuccess, notify, resolve, reject });
-      if (this.scheduled) return;
+      // A take is coming at the end of this turn: it carries the writes (board()), or hands them
+      // back (board(null)) to be sent at once.
+      if (this.scheduled || (this.riding && this.options.lane!.takePending)) return;
       this.scheduled = true;
       // At the end of the turn: every result a batch of tasks stored in it goes together, in the
       // broker's take when one is coming (shared-lane.ts), else on its own.
@@ -76,6 +81,7 @@ export class ResultWrites implements Rider {
 
   /** Stops riding the lane (the backend is closing). */
   leave(): void {
+    this.riding = false;
     this.leaveLane();
   }
 
@@ -109,7 +115,7 @@ export class ResultWrites implements Rider {
   private readonly flushUnlessBoarding = (): void => {
     this.scheduled = false;
     // A take is coming at the end of this turn: it carries the writes (or hands them back).
-    if (this.options.lane?.takePending) return;
+    if (this.riding && this.options.lane!.takePending) return;
     this.flush();
   };
 

@@ -254,7 +254,8 @@ export class Worker {
   private pumpSoon(): void {
     if (this.pumpQueued) return;
     this.pumpQueued = true;
-    queueMicrotask(this.pumpQueuedNow);
+    // A promise reaction rather than queueMicrotask(), which makes an AsyncResource per call.
+    void RESOLVED.then(this.pumpQueuedNow);
   }
 
   private readonly pumpQueuedNow = (): void => {
