@@ -63,8 +63,8 @@ export class ResultWrites implements Rider {
   write(key: string, value: string, ttlMs: number, keepSuccess: boolean, notify = ''): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ key, value, ttlMs, keepSuccess, notify, resolve, reject });
-      // A take is coming at the end of this turn: it carries the writes (board()), or hands them
-      // back (board(null)) to be sent at once.
+      // A take is coming at the end of this turn: it carries the writes (board()), or, dropped,
+      // leaves them to another take still coming or hands them back to be sent at once.
       if (this.scheduled || (this.riding && this.options.lane!.takePending)) return;
       this.scheduled = true;
       // At the end of the turn: every result a batch of tasks stored in it goes together, in the

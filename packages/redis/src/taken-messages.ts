@@ -82,27 +82,31 @@ export class TakenMessages {
   async take(client: Redis, consumer: CreditSink, queues: readonly string[], order: readonly number[], now?: number): Promise<TakeBatch> {
     const acks = this.held.reserveAcks();
     this.lane.expectTake();
-    // A take asked for ahead of a batch (redis-consumer.ts run) goes at once, with its own limit.
-    if (now === undefined) await endOfTurn();
-    const limit = now ?? consumer.credit;
-    if (consumer.cancelled || limit <= 0) {
-      this.lane.board(null);
-      return this.notSent(acks, order);
-    }
-    const request = this.request(queues, order, limit, acks.claim());
+    // Whatever happens before the take boards, the lane hears of it: writes held for it must not wait.
+    let boarded = false;
     let reply: TakeReply;
+    let request: TakeRequest;
+    let limit: number;
     try {
+      // A take asked for ahead of a batch (redis-consumer.ts run) goes at once, with its own limit.
+      if (now === undefined) await endOfTurn();
+      limit = now ?? consumer.credit;
+      if (consumer.cancelled || limit <= 0) return this.notSent(acks, order);
+      const built = (request = this.request(queues, order, limit, acks.claim()));
       // The turn's result writes, when the backend shares this server (shared-lane.ts), go first
       // in the same write.
       // (runFlat issues its EVALSHA before it first awaits: inside the corked write.)
       const taking = corked(client, () => {
+        boarded = true;
         this.lane.board(client);
-        return TAKE.runFlat(client, request.keyCount, request.all);
+        return TAKE.runFlat(client, built.keyCount, built.all);
       });
       reply = (await taking) as TakeReply;
     } catch (err) {
       acks.failed();
       throw err;
+    } finally {
+      if (!boarded) this.lane.board(null);
     }
     acks.applied(Number(reply[3]));
     return this.handOut(reply, request.queues, order, consumer, limit);
@@ -126,23 +130,25 @@ export class TakenMessages {
   ): Promise<TakeBatch> {
     const acks = this.held.reserveAcks();
     this.lane.expectTake();
-    await endOfTurn();
-    const limit = consumer.credit;
-    // Cancelled meanwhile: a wait sent now could no longer be cut short.
-    if (consumer.cancelled || limit <= 0) {
-      this.lane.board(null);
-      return this.notSent(acks, order);
-    }
-    const client = wait.blocking;
-    const request = this.request(queues, order, limit, []);
-    const tags = acks.claim();
+    // As in take(): the lane hears of this take whatever happens before it boards.
+    let boarded = false;
+    let limit: number;
+    let request: TakeRequest;
     // A failing wait (not a timeout) is kept to be reported below; its reply (the element it
     // found) is not needed, hence a Buffer, not decoded.
     let waitError: Error | null = null;
     let taking: Promise<unknown>;
     try {
+      await endOfTurn();
+      limit = consumer.credit;
+      // Cancelled meanwhile: a wait sent now could no longer be cut short.
+      if (consumer.cancelled || limit <= 0) return this.notSent(acks, order);
+      const client = wait.blocking;
+      const built = (request = this.request(queues, order, limit, []));
+      const tags = acks.claim();
       taking = corked(client, () => {
         // The turn's result writes first (shared-lane.ts): answered at once, ahead of the wait.
+        boarded = true;
         this.lane.board(client);
         if (tags.length === 0) {
           acks.applied(0);
@@ -156,11 +162,13 @@ export class TakenMessages {
         client.blmoveBuffer(wait.list, wait.list, 'RIGHT', 'RIGHT', wait.timeoutS, (err?: Error | null) => {
           if (err) waitError = err;
         });
-        return client.evalsha(TAKE.sha, request.keyCount, request.all);
+        return client.evalsha(TAKE.sha, built.keyCount, built.all);
       });
     } catch (err) {
       acks.failed();
       throw err;
+    } finally {
+      if (!boarded) this.lane.board(null);
     }
     let reply: TakeReply;
     try {

@@ -1,8 +1,9 @@
 /**
  * Result writes and the shared lane (result-writes.ts, shared-lane.ts), without a server: a write
- * made while a take is coming waits for that take to board it (no timer of its own), and one made
- * after the writes left the lane (the backend closing) is sent on its own path at once, even
- * while a broker's take is still coming: never left waiting for a take that will not carry it.
+ * made while a take is coming is held for that take (and sent on its own path when the take is
+ * dropped), and one made after the writes left the lane (the backend closing) is sent on its own
+ * path at once, even while a broker's take is still coming: never left waiting for a take that
+ * will not carry it.
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
@@ -48,10 +49,12 @@ it('a write made after leaving the lane is sent at once, though a take is coming
   const { writes, state } = closedWrites(lane);
   writes.leave();
   lane.expectTake();
+  let timer: NodeJS.Timeout | undefined;
   const outcome = await Promise.race([
     writes.write('k', 'v', 0, true).then(() => 'resolved', (err: Error) => err.message),
-    new Promise((resolve) => setTimeout(() => resolve('still waiting after 2 s'), 2000)),
+    new Promise((resolve) => (timer = setTimeout(() => resolve('still waiting after 2 s'), 2000))),
   ]);
+  clearTimeout(timer);
   assert.equal(outcome, 'the backend is closed');
   assert.equal(state.sent, 1);
   lane.board(null);
