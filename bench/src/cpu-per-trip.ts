@@ -48,7 +48,8 @@ export interface CpuWatch {
  */
 export function watchCpu(serverPid: number | null): CpuWatch | null {
   const self = processTimes(process.pid);
-  if (!self) return null;
+  // A kernel without schedstats reports zeros: no figures rather than a table of them.
+  if (!self || self.mainRun === 0) return null;
   const workersAtStart = descendants(process.pid);
   const before = {
     client: self,

@@ -85,7 +85,11 @@ const serverPids = new Map<string, Promise<number | null>>();
 export function localServerPid(server: RedisServer): Promise<number | null> {
   const key = `${server.host}:${server.port}`;
   let pid = serverPids.get(key);
-  if (!pid) serverPids.set(key, (pid = findLocalServerPid(server)));
+  if (!pid) {
+    serverPids.set(key, (pid = findLocalServerPid(server)));
+    // Not found (or not reachable just now): asked again next time.
+    void pid.then((found) => found === null && serverPids.delete(key));
+  }
   return pid;
 }
 
@@ -98,9 +102,9 @@ async function findLocalServerPid(server: RedisServer): Promise<number | null> {
     const pid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
     if (!Number.isInteger(pid) || pid <= 0) return null;
     // The same pid in this machine's /proc must be that server (not a process of another
-    // container that happens to share the number): redis-server, on that port.
+    // container that happens to share the number): redis-server, its title naming that port.
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-    return cmdline.includes('redis-server') && cmdline.includes(`:${server.port}`) ? pid : null;
+    return /redis-server/.test(cmdline) && new RegExp(`:${server.port}(\\s|$)`).test(cmdline) ? pid : null;
   } catch {
     return null;
   } finally {

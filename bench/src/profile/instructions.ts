@@ -61,12 +61,13 @@ try {
 
 /** Runs the worker and the producer, one of them under callgrind; where the producer zeroed and dumped. */
 async function measure(url: string): Promise<{ zeroAt: number; dumpAt: number }> {
-  const started: ChildProcess[] = [];
+  const started: (ChildProcess & { exited: Promise<[number | null]> })[] = [];
   const start = (command: string[], capture = false) => {
-    const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', capture ? 'pipe' : 'ignore', 'inherit'] });
-    started.push(child);
+    const spawned = spawn(command[0]!, command.slice(1), { stdio: ['ignore', capture ? 'pipe' : 'ignore', 'inherit'] });
     // Listened for from the start: either side may end first.
-    return Object.assign(child, { exited: once(child, 'exit') as Promise<[number | null]> });
+    const child = Object.assign(spawned, { exited: once(spawned, 'exit') as Promise<[number | null]> });
+    started.push(child);
+    return child;
   };
   try {
     const marks = [String(trips), String(from), String(to)];
@@ -79,11 +80,32 @@ async function measure(url: string): Promise<{ zeroAt: number; dumpAt: number }>
       client = start([...callgrind, ...node, CLIENT, url, ...marks, 'self'], true);
     }
     const where = await lastLine(client);
-    await worker.exited;
+    await within(worker.exited, 120_000, 'the worker did not exit within two minutes of the last round trip');
     return where;
   } finally {
-    // Only what this run started, by its handle.
-    for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill();
+    // Only what this run started, by its handle; waited for, so that the files and the database
+    // are removed after them.
+    await Promise.all(started.map((child) => stop(child)));
+  }
+}
+
+/** Ends `child` (SIGTERM, then SIGKILL after 10 s) unless it has exited; resolves once it has. */
+async function stop(child: ChildProcess & { exited: Promise<unknown> }): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill();
+  const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await child.exited;
+  clearTimeout(killer);
+}
+
+/** `promise`, or a rejection with `message` after `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -92,6 +114,7 @@ function report(result: { zeroAt: number; dumpAt: number }): void {
   const dump = `${out}.1`;
   if (!existsSync(dump)) throw new Error(`callgrind wrote no dump (${dump}): was vgdb able to reach the process?`);
   const total = Number(/^summary:\s+(\d+)/m.exec(readFileSync(dump, 'utf8'))?.[1]);
+  if (!(total > 0)) throw new Error(`no instruction total in ${dump}`);
   const compiler = compilerShare(dump);
   const n = result.dumpAt - result.zeroAt;
   console.log(`${side}: ${Math.round(total / n).toLocaleString('en-US')} instructions per round trip (round trips ${result.zeroAt}-${result.dumpAt}), TurboFan compiling ${Math.round((100 * compiler) / total)} %`);

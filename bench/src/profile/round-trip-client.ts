@@ -19,12 +19,16 @@ let trip = 0;
 const at: Record<string, number> = {};
 const tell = (command: 'zero' | 'dump') => {
   if (vgdb !== 'self') {
-    execFileSync('vgdb', [`--pid=${vgdb}`, command], { stdio: 'ignore' });
+    // Throws when vgdb fails or takes over a minute: no figure rather than a wrong one.
+    execFileSync('vgdb', [`--pid=${vgdb}`, command], { stdio: 'ignore', timeout: 60_000 });
     at[command] = trip;
     return;
   }
-  // Told from a child: this process carries on and takes the command at its next poll.
-  spawn('vgdb', [`--pid=${process.pid}`, command], { stdio: 'ignore' }).on('exit', () => (at[command] = trip));
+  // Told from a child: this process carries on and takes the command at its next poll. Recorded
+  // only when it was taken (a zero that failed would leave start-up in the count).
+  spawn('vgdb', [`--pid=${process.pid}`, command], { stdio: 'ignore' }).on('exit', (code) => {
+    if (code === 0) at[command] = trip;
+  });
 };
 for (; trip < trips; trip++) {
   if (trip === from) tell('zero');
