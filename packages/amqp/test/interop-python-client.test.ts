@@ -47,7 +47,13 @@ describe('interop over AMQP: a Python Celery 5.2 client calls celeriac tasks, re
 
   /** Sends the calls from Python and returns its AsyncResult view of each, by id. */
   async function callFromPython(calls: Call[]): Promise<Map<string, PyOutcome>> {
-    const lines = await scope.pythonClient<PyOutcome>(RPC, 'call', JSON.stringify(calls));
+    let lines: PyOutcome[];
+    try {
+      lines = await scope.pythonClient<PyOutcome>(RPC, 'call', JSON.stringify(calls));
+    } catch (err) {
+      // The worker's side of a call that failed in Python (a timeout, say) is in its log.
+      throw new Error(`${(err as Error).message}\nceleriac worker log:\n${worker.log()}`, { cause: err });
+    }
     assert.equal(lines.length, calls.length, `one outcome per call; celeriac worker log:\n${worker.log()}`);
     return new Map(lines.map((l) => [l.id, l]));
   }
