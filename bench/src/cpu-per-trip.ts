@@ -67,11 +67,11 @@ export function watchCpu(serverPid: number | null): CpuWatch | null {
         if (!now) continue;
         worker = add(worker, minus(now, before.workers.get(pid) ?? null));
       }
-      const server = serverPid === null || !before.server ? null : processTimes(serverPid);
+      const server = serverPid !== null && before.server ? processTimes(serverPid) : null;
       return {
         client: perTrip(minus(client, before.client), trips),
         worker: worker && perTrip(worker, trips),
-        server: server && before.server ? perTrip(minus(server, before.server), trips) : null,
+        server: server && perTrip(minus(server, before.server), trips),
       };
     },
   };
