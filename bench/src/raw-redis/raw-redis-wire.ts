@@ -25,7 +25,11 @@ export const META_PREFIX = 'celery-task-meta-';
 /** The broker's wait: BLMOVE's timeout, in seconds. */
 export const BLOCK_TIMEOUT_S = DEFAULT_BLOCK_TIMEOUT_MS / 1000;
 
-const KEYS = new KombuKeys('', 0);
+/** celeriac's key names (no prefix, db 0 as the bench's fanout names go unused). */
+export const KEYS = new KombuKeys('', 0);
+
+/** The queue's four lists, as a wait's EXISTS names them. */
+export const QUEUE_LISTS: string[] = KEYS.lists(QUEUE);
 
 /**
  * TAKE's KEYS for one queue: unacked, unacked_index, the three dead-letter keys, then the queue's

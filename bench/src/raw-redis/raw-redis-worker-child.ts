@@ -3,23 +3,27 @@
  * `argv: <host> <port> <db> <concurrency>`. One ioredis connection issuing the commands a celeriac
  * worker issues on Redis, with as little JavaScript as can do it:
  *
- *   BLMOVE celery celery RIGHT RIGHT 0.2 + EVALSHA TAKE     (one write: wait, then take right behind it)
+ *   waiting:  BLMOVE celery <landing list> RIGHT LEFT 0.2 + EXISTS <the queue's four lists>
+ *   a batch:  EVALSHA TAKE                 (when something is queued: a burst, the bulk scenarios)
  *   ... decode each envelope and body, run nothing, build celeriac's extended result meta ...
- *   EVALSHA STORE_AND_PUBLISH_MANY + EVALSHA ACK + the next take   (one corked write per batch)
+ *   EVALSHA STORE_AND_PUBLISH_MANY + the acks (LREM from the landing list for a landed message,
+ *   EVALSHA ACK for taken ones) + the next wait or take            (one corked write per batch)
  *
  * A take asks for celeriac's limit (raw-redis-wire.ts takeLimit); every message it brings is
  * handled, their results stored in one call and acknowledged in one. When a take came back full,
- * more is likely queued and the next one goes without the BLMOVE, as celeriac's consumer sends its
- * next take at once. What a floor leaves out: retries, reconnection (the connection never
- * reconnects), validation of messages or replies, dead-lettering, renewing or restoring unacked
- * messages, events, the queue's binding.
+ * or a wait's EXISTS found more queued, the next step is a take; otherwise a wait. The landing
+ * list is named in `celeriac.landings` and its alive key set once, at start (celeriac's consumer
+ * writes them again every quarter of the key's life). What a floor leaves out: retries,
+ * reconnection (the connection never reconnects), validation of messages or replies,
+ * dead-lettering, renewing or restoring unacked messages, recording a landed message left
+ * unsettled (never here: every message is settled in its turn), events, the queue's binding.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ACK, STORE_AND_PUBLISH_MANY, TAKE } from '@celeriac/redis/lua-scripts';
+import { ACK, landingMember, STORE_AND_PUBLISH_MANY, TAKE } from '@celeriac/redis/lua-scripts';
 import { Redis } from 'ioredis';
 import { parseConcurrency, serveWorker } from '../worker-child-protocol.js';
-import { ACK_KEYS, BLOCK_TIMEOUT_S, META_PREFIX, QUEUE, RESULT_TTL_MS, TAKE_KEYS, takeArgs, takeLimit } from './raw-redis-wire.js';
+import { ACK_KEYS, BLOCK_TIMEOUT_S, KEYS, META_PREFIX, QUEUE, QUEUE_LISTS, RESULT_TTL_MS, TAKE_KEYS, takeArgs, takeLimit } from './raw-redis-wire.js';
 
 /** TAKE's reply: {order, taken = flat (queue index, step, tag, envelope), dead, acked}. */
 type TakeReply = [unknown, (string | number)[], unknown, number];
@@ -44,13 +48,30 @@ serveWorker(async ([host, port, db, concurrencyText], fail) => {
   let succeeded = 0;
   let stopping = false;
 
-  const take = (wait: boolean): Promise<TakeReply> => {
-    if (wait) redis.blmove(QUEUE, QUEUE, 'RIGHT', 'RIGHT', BLOCK_TIMEOUT_S).catch(fail);
-    return redis.evalsha(TAKE.sha, TAKE_KEYS.length, [...TAKE_KEYS, ...takeArgs(limit, `${instance}.${++takes}.`)]) as Promise<TakeReply>;
+  const landingKey = KEYS.landing(landingMember(instance, QUEUE));
+  await redis.sadd(KEYS.landings, landingMember(instance, QUEUE));
+  await redis.set(KEYS.alive(instance), '1', 'PX', 3_600_000);
+
+  /** A batch: flat (queue index, step, tag, envelope); landed = from a wait; more = something is queued still. */
+  interface Batch {
+    readonly taken: (string | number)[];
+    readonly landed: boolean;
+    readonly more: boolean;
+  }
+  const take = (): Promise<Batch> =>
+    (redis.evalsha(TAKE.sha, TAKE_KEYS.length, [...TAKE_KEYS, ...takeArgs(limit, `${instance}.${++takes}.`)]) as Promise<TakeReply>).then((reply) => ({
+      taken: reply[1],
+      landed: false,
+      more: reply[1].length / 4 >= limit,
+    }));
+  const wait = (): Promise<Batch> => {
+    const moved = redis.blmove(QUEUE, landingKey, 'RIGHT', 'LEFT', BLOCK_TIMEOUT_S) as Promise<string | null>;
+    const queued = redis.exists(QUEUE_LISTS);
+    return Promise.all([moved, queued]).then(([envelope, more]) => ({ taken: envelope === null ? [] : [1, 1, '', envelope], landed: true, more: more > 0 }));
   };
 
-  /** Stores the batch's results and acknowledges its messages (two commands). */
-  const settle = (taken: (string | number)[]): Promise<unknown> => {
+  /** Stores the batch's results and acknowledges its messages (two commands, or an LREM for a landed one). */
+  const settle = ({ taken, landed }: Batch): Promise<unknown> => {
     const n = taken.length / 4;
     const keys: string[] = [];
     const args: string[] = [];
@@ -72,25 +93,25 @@ serveWorker(async ([host, port, db, concurrencyText], fail) => {
     const n2 = keys.length;
     for (const a of args) keys.push(a);
     const stored = redis.evalsha(STORE_AND_PUBLISH_MANY.sha, n2, keys).then(() => void (succeeded += n));
-    redis.evalsha(ACK.sha, ACK_KEYS.length, tags).catch(fail);
+    if (landed) redis.lrem(landingKey, 1, String(taken[3])).catch(fail);
+    else redis.evalsha(ACK.sha, ACK_KEYS.length, tags).catch(fail);
     return stored;
   };
 
   const run = async () => {
-    let next = take(true);
+    let next = take();
     for (;;) {
-      const [, taken] = await next;
-      if (taken.length === 0) {
+      const batch = await next;
+      if (batch.taken.length === 0) {
         if (stopping) return;
-        next = take(true);
+        next = batch.more ? take() : wait();
         continue;
       }
-      if (stopping) return void (await settle(taken));
-      const full = taken.length / 4 >= limit;
-      // The results, the acks and the next take leave in one write.
+      if (stopping) return void (await settle(batch));
+      // The results, the acks and the next step leave in one write.
       redis.stream.cork();
-      settle(taken).catch(fail);
-      next = take(!full);
+      settle(batch).catch(fail);
+      next = batch.more ? take() : wait();
       redis.stream.uncork();
     }
   };

@@ -197,6 +197,91 @@ return moved
 );
 
 /**
+ * Records messages that landed in a consumer's landing list (landing.ts) and were not settled in
+ * the turn they arrived: each moves out of the landing list into `unacked` / `unacked_index`
+ * (kombu's record, as TAKE writes it), only if it is still in the landing list (a compare-and-set
+ * against the landing sweep).
+ * KEYS: landing list, unacked, unacked_index. ARGV per item: element (exact), tag, entry.
+ * Returns per item 1 (recorded, now or by an earlier try whose reply was lost) or 0 (gone: the
+ * landing sweep gave it back to its queue).
+ */
+export const RECORD_LANDED = new LuaScript(
+  'celeriac-broker-record-landed',
+  `${NOW}
+local out = {}
+for j = 1, #ARGV, 3 do
+  local raw, tag, entry = ARGV[j], ARGV[j + 1], ARGV[j + 2]
+  if redis.call('LREM', KEYS[1], 1, raw) == 1 then
+    redis.call('ZADD', KEYS[3], now, tag)
+    redis.call('HSET', KEYS[2], tag, entry)
+    out[#out + 1] = 1
+  elseif redis.call('HGET', KEYS[2], tag) == entry then
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+return out
+`,
+);
+
+/**
+ * Moves landed messages (landing.ts) back onto lists, each only if it is still in the landing
+ * list: reject with requeue ('L', the back of the queue), giving back and the landing sweep ('R',
+ * consumed next).
+ * KEYS: landing list, then one list per item. ARGV per item: element (exact), text to push, 'L' or 'R'.
+ * Returns how many moved.
+ */
+export const RETURN_LANDED = new LuaScript(
+  'celeriac-broker-return-landed',
+  `
+local moved = 0
+for j = 1, #KEYS - 1 do
+  local raw, pushed, side = ARGV[3 * j - 2], ARGV[3 * j - 1], ARGV[3 * j]
+  if redis.call('LREM', KEYS[1], 1, raw) == 1 then
+    if side == 'L' then redis.call('LPUSH', KEYS[1 + j], pushed) else redis.call('RPUSH', KEYS[1 + j], pushed) end
+    moved = moved + 1
+  end
+end
+return moved
+`,
+);
+
+/**
+ * Moves one landed message (landing.ts) to the dead letters if it is still in the landing list.
+ * KEYS: landing list, dead letters, dead-letter index, dead-letter sequence.
+ * ARGV: element (exact), id, queue, priority, code, message, '1' to keep it as `envelope` (it is
+ * one, if unusable) or '0' as `raw`.
+ * Returns 1 when moved, 0 when it had left the landing list.
+ */
+export const DEAD_LETTER_LANDED = new LuaScript(
+  'celeriac-broker-dead-letter-landed',
+  `${NOW}${ADD_DEAD_LETTER}
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) ~= 1 then return 0 end
+local envelope, raw = nil, nil
+if ARGV[7] == '1' then envelope = ARGV[1] else raw = ARGV[1] end
+add_dead_letter(KEYS[2], KEYS[3], KEYS[4], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], envelope, raw)
+return 1
+`,
+);
+
+/**
+ * Drops a landing list's member from `celeriac.landings` (landing.ts) when the list is empty and,
+ * unless ARGV[2] is 'own' (its consumer leaving), its consumer is no longer alive.
+ * KEYS: landings set, the consumer's alive key, landing list. ARGV: member, 'own' or 'sweep'.
+ * Returns 1 when dropped.
+ */
+export const FORGET_LANDING = new LuaScript(
+  'celeriac-broker-forget-landing',
+  `
+if ARGV[2] ~= 'own' and redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if redis.call('LLEN', KEYS[3]) > 0 then return 0 end
+redis.call('SREM', KEYS[1], ARGV[1])
+return 1
+`,
+);
+
+/**
  * Moves one message from `unacked` to the dead letters if its entry is still the expected one.
  * KEYS: unacked, unacked_index, dead letters, dead-letter index, dead-letter sequence.
  * ARGV: tag, expected entry, id, queue, priority, code, message, envelope.

@@ -7,7 +7,10 @@
  * - ack = ZREM `unacked_index` + HDEL `unacked`, as kombu, in one script (broker-scripts.ts ACK).
  *   Acks issued in the same event-loop turn share one round trip, and a take issued meanwhile
  *   carries them (`reserveAcks`): a consumer settling one message and asking for the next pays one
- *   round trip for both.
+ *   round trip for both. A message still in its landing list (landing.ts) is acknowledged by an
+ *   LREM from that list instead, carried the same way (`sendLandedAcks`); one left unsettled at
+ *   the end of the turn it landed in is recorded in `unacked` (`recordLanded`), and any other
+ *   settle waits for that record first.
  * - reject with requeue = LPUSH the envelope, marked redelivered, onto its priority list (the back
  *   of the queue, as kombu), then the ack, in one script.
  * - dead letter = move into celeriac's dead-letter hash, in one script.
@@ -20,8 +23,10 @@
  */
 import type { Logger } from '@celeriac/core';
 import type { BrokerConnection } from './broker-connection.js';
-import { ACK, DEAD_LETTER, MOVE_BACK, RENEW } from './broker-scripts.js';
+import type { Redis } from 'ioredis';
+import { ACK, DEAD_LETTER, DEAD_LETTER_LANDED, MOVE_BACK, RECORD_LANDED, RENEW, RETURN_LANDED } from './broker-scripts.js';
 import { markRedelivered } from './kombu-envelope.js';
+import { pushedBack } from './landing.js';
 import type { KombuKeys } from './kombu-keys.js';
 import { retryRedis } from './redis-retry.js';
 
@@ -36,6 +41,15 @@ export interface Held {
   readonly entry: string;
   /** Set once the caller settled it (the settle may still be on its way to Redis). */
   settling: boolean;
+  /** Still in its landing list (landing.ts), not in `unacked`: where, and the exact element. */
+  landing: Landed | null;
+  /** Its record from the landing list into `unacked`, while on its way. */
+  recording: Promise<void> | null;
+}
+
+export interface Landed {
+  readonly list: string;
+  readonly raw: Buffer;
 }
 
 interface PendingAck {
@@ -62,6 +76,10 @@ const MOVE_CHUNK = 200;
 export class HeldDeliveries {
   private readonly held = new Set<Held>();
   private pending: PendingAck[] = [];
+  /** Acks of messages still in their landing list (an LREM each), waiting to be sent. */
+  private landedAcks: PendingAck[] = [];
+  /** Landed acks sent riding a take or wait, until their replies. */
+  private readonly riding = new Set<Promise<void>>();
   private flushing: Promise<void> | null = null;
   /** Takes in flight on the command connection (each carries the acks pending when it started). */
   private takes = 0;
@@ -101,11 +119,99 @@ export class HeldDeliveries {
   }
 
   ack(held: Held): Promise<void> {
+    // Being recorded into unacked: acknowledged there once it is.
+    if (held.recording) return held.recording.then(() => this.ack(held));
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ held, resolve, reject });
+      (held.landing ? this.landedAcks : this.pending).push({ held, resolve, reject });
       // With a take decided on, it carries this ack (see reserveAcks).
       if (this.takes === 0) this.scheduleFlush();
     });
+  }
+
+  /**
+   * Issues on `client` (inside a take's or wait's corked write) the landed acks waiting now: an
+   * LREM each, settled by its own reply; one that fails goes again on its own, with retries.
+   */
+  sendLandedAcks(client: Redis): void {
+    if (this.landedAcks.length === 0) return;
+    const batch = this.landedAcks;
+    this.landedAcks = [];
+    for (const p of batch) {
+      const { list, raw } = p.held.landing!;
+      const sent = new Promise<void>((done) => {
+        client.lrem(list, 1, raw, (err?: Error | null, removed?: number) => {
+          if (err) {
+            this.landedAcks.push(p);
+            this.scheduleFlush();
+          } else {
+            this.settleLanded(p, Number(removed));
+          }
+          done();
+        });
+      });
+      this.riding.add(sent);
+      void sent.then(() => this.riding.delete(sent));
+    }
+  }
+
+  /**
+   * Records in `unacked` the landed messages among `items` that are still unsettled (the end of
+   * the turn they landed in): from then on they are held as any taken message. One that had left
+   * its landing list (a sweep gave it back) is no longer ours.
+   */
+  recordLanded(items: readonly Held[]): void {
+    const todo = items.filter((h) => h.landing && !h.settling && !h.recording && this.held.has(h));
+    if (todo.length === 0) return;
+    const list = todo[0]!.landing!.list;
+    const args: (string | Buffer)[] = [list, this.keys.unacked, this.keys.unackedIndex];
+    for (const h of todo) args.push(h.landing!.raw, h.tag, h.entry);
+    const recording = this.retry(`recording ${todo.length} landed message(s)`, () => RECORD_LANDED.runFlat(this.conn.client, 3, args)).then(
+      (replies) => {
+        todo.forEach((h, i) => {
+          h.recording = null;
+          if (Number((replies as unknown[])[i]) === 1) {
+            h.landing = null;
+          } else {
+            this.held.delete(h);
+            this.lost(h, 'recorded as held');
+          }
+        });
+      },
+      (err: unknown) => {
+        // Fatal, or the broker closed: they stay in the landing list, given back by a sweep once
+        // this consumer is gone.
+        for (const h of todo) h.recording = null;
+        this.logger.warn('redis broker: could not record landed messages in unacked; they stay in their landing list', { error: (err as Error).message });
+      },
+    );
+    for (const h of todo) h.recording = recording;
+  }
+
+  /**
+   * Moves a landed element that is not a usable message straight to the dead letters (no held
+   * entry was made for it). False when it had left the landing list meanwhile.
+   */
+  async deadLetterLanded(landed: Landed, id: string, queue: string, code: string, message: string, asEnvelope: boolean): Promise<boolean> {
+    const { keys } = this;
+    const moved = await this.retry(`dead-lettering a landed message`, () =>
+      DEAD_LETTER_LANDED.runFlat(this.conn.client, 4, [landed.list, keys.deadLetters, keys.deadLetterIndex, keys.deadLetterSeq, landed.raw, id, queue, '0', code, message, asEnvelope ? '1' : '0']),
+    );
+    return Number(moved) === 1;
+  }
+
+  /** Landed elements of `list` this instance knows (handed over or about to be). */
+  landedIn(list: string): Buffer[] {
+    const out: Buffer[] = [];
+    for (const h of this.held) if (h.landing?.list === list) out.push(h.landing.raw);
+    return out;
+  }
+
+  private settleLanded(p: PendingAck, removed: number): void {
+    if (removed < 1) {
+      this.logger.warn(`redis broker: acknowledged message ${p.held.tag} had already left its landing list (given back by a sweep?): it may run twice`);
+    }
+    this.held.delete(p.held);
+    p.resolve();
   }
 
   /**
@@ -152,18 +258,27 @@ export class HeldDeliveries {
     for (;;) {
       if (this.flushing) await this.flushing;
       else if (this.takes > 0) await new Promise<void>((resolve) => this.takesDone.push(resolve));
-      else if (this.pending.length > 0) this.scheduleFlush();
+      else if (this.riding.size > 0) await Promise.all([...this.riding]);
+      else if (this.pending.length > 0 || this.landedAcks.length > 0) this.scheduleFlush();
       else return;
     }
   }
 
   async requeue(held: Held): Promise<void> {
-    const moved = await this.move([held], 'L', true);
+    if (held.recording) await held.recording;
+    const moved = held.landing ? await this.returnLanded([held], 'L', true) : await this.move([held], 'L', true);
     if (moved === 0) this.lost(held, 'requeued');
   }
 
   /** Moves the message to the dead letters under `id`. False if it was no longer ours. */
   async deadLetter(held: Held, id: string, code: string, message: string): Promise<boolean> {
+    if (held.recording) await held.recording;
+    if (held.landing) {
+      const moved = await this.deadLetterLanded(held.landing, id, held.queue, code, message, true);
+      this.held.delete(held);
+      if (!moved) this.lost(held, 'dead-lettered');
+      return moved;
+    }
     const { keys } = this;
     const moved = await this.retry(`dead-lettering ${held.tag}`, () =>
       DEAD_LETTER.run(this.conn.client, [keys.unacked, keys.unackedIndex, keys.deadLetters, keys.deadLetterIndex, keys.deadLetterSeq], [
@@ -180,16 +295,22 @@ export class HeldDeliveries {
    * them as kombu's restore does; false for messages the caller never saw.
    */
   async giveBack(items: readonly Held[], redelivered: boolean): Promise<number> {
+    const recordings = items.filter((h) => h.recording).map((h) => h.recording);
+    if (recordings.length > 0) await Promise.all(recordings);
+    const landed = items.filter((h) => h.landing);
+    const unacked = landed.length === 0 ? items : items.filter((h) => !h.landing);
     let moved = 0;
-    for (let i = 0; i < items.length; i += MOVE_CHUNK) {
-      moved += await this.move(items.slice(i, i + MOVE_CHUNK), 'R', redelivered);
+    for (let i = 0; i < unacked.length; i += MOVE_CHUNK) {
+      moved += await this.move(unacked.slice(i, i + MOVE_CHUNK), 'R', redelivered);
     }
+    if (landed.length > 0) moved += await this.returnLanded(landed, 'R', redelivered);
     return moved;
   }
 
-  /** Refreshes the `unacked_index` score of everything held, so no restore sweep takes it. */
+  /** Refreshes the `unacked_index` score of everything held in `unacked`, so no restore sweep takes it. */
   async renew(): Promise<void> {
-    const tags = [...this.held].map((h) => h.tag);
+    const tags: string[] = [];
+    for (const h of this.held) if (!h.landing) tags.push(h.tag);
     for (let i = 0; i < tags.length; i += RENEW_CHUNK) {
       await RENEW.run(this.conn.client, [this.keys.unackedIndex], tags.slice(i, i + RENEW_CHUNK));
     }
@@ -208,6 +329,22 @@ export class HeldDeliveries {
     return Number(moved);
   }
 
+  /** Moves landed messages from their landing lists back onto their queues' lists (see move()). */
+  private async returnLanded(items: readonly Held[], side: 'L' | 'R', redelivered: boolean): Promise<number> {
+    const ordered = side === 'R' ? [...items].reverse() : items;
+    let moved = 0;
+    // One script call per landing list (a consumer's give-back is one list).
+    const byList = new Map<string, Held[]>();
+    for (const h of ordered) byList.set(h.landing!.list, [...(byList.get(h.landing!.list) ?? []), h]);
+    for (const [list, group] of byList) {
+      const args: (string | Buffer)[] = [list, ...group.map((h) => this.keys.list(h.queue, h.priority))];
+      for (const h of group) args.push(h.landing!.raw, pushedBack(h.landing!.raw, redelivered), side);
+      moved += Number(await this.retry(`giving back ${group.length} landed message(s)`, () => RETURN_LANDED.runFlat(this.conn.client, 1 + group.length, args)));
+    }
+    for (const h of items) this.held.delete(h);
+    return moved;
+  }
+
   private scheduleFlush(): void {
     if (!this.flushing) this.flushing = new Promise<void>((r) => setImmediate(r)).then(() => this.flush());
   }
@@ -224,6 +361,21 @@ export class HeldDeliveries {
 
   private async flush(): Promise<void> {
     // A take that starts meanwhile carries what is left.
+    while (this.landedAcks.length > 0 && this.takes === 0) {
+      const batch = this.landedAcks.splice(0);
+      await Promise.all(
+        batch.map(({ held }, i) =>
+          this.retry(`acknowledging ${held.tag}`, () => this.conn.client.lrem(held.landing!.list, 1, held.landing!.raw)).then(
+            (removed) => this.settleLanded(batch[i]!, Number(removed)),
+            (err: unknown) => {
+              // Fatal, or the broker closed: it stays in its landing list, given back by a sweep.
+              this.held.delete(held);
+              batch[i]!.reject(err);
+            },
+          ),
+        ),
+      );
+    }
     while (this.pending.length > 0 && this.takes === 0) {
       const batch = this.pending.splice(0, ACK_CHUNK);
       const tags = batch.map((p) => p.held.tag);

@@ -13,7 +13,9 @@
  *
  * celeriac adds two keys of its own for dead letters (Celery has none on Redis):
  * `celeriac.dead-letters` (hash id → JSON entry), `celeriac.dead-letters.index` (zset id → sequence
- * number, oldest first) and `celeriac.dead-letters.seq` (the counter).
+ * number, oldest first) and `celeriac.dead-letters.seq` (the counter); and three for the landing
+ * lists of idle consumers (landing.ts): `celeriac.landings`, `celeriac.landing.<member>`,
+ * `celeriac.alive.<consumer id>`.
  *
  * Values stored inside keys (binding members, the routing key in `unacked` entries) name queues
  * without the prefix, as kombu does: the prefix belongs to key names only.
@@ -52,6 +54,17 @@ export interface Binding {
   readonly queue: string;
 }
 
+/** A landing list's member of `celeriac.landings`: the consumer's id (a UUID, no ':') and its queue. */
+export function landingMember(consumerId: string, queue: string): string {
+  return `${consumerId}:${queue}`;
+}
+
+export function parseLandingMember(member: string): { readonly consumerId: string; readonly queue: string } | null {
+  const at = member.indexOf(':');
+  if (at <= 0) return null;
+  return { consumerId: member.slice(0, at), queue: member.slice(at + 1) };
+}
+
 export function parseBindingMember(member: string): Binding | null {
   const parts = member.split(SEP);
   if (parts.length !== 3) return null;
@@ -88,6 +101,24 @@ export class KombuKeys {
   /** The four lists of a queue, in the order they are served (bare list, i.e. priority 0, first). */
   lists(queue: string): string[] {
     return PRIORITY_STEPS.map((step) => this.prefix + bucketName(queue, step));
+  }
+
+  /**
+   * celeriac's landing lists (landing.ts): `landings` (set of members `<consumer id>:<queue>`),
+   * `celeriac.landing.<member>` (list: messages an idle consumer's wait took, for the instant
+   * until they are acknowledged or recorded in `unacked`) and `celeriac.alive.<consumer id>`
+   * (string with a time to live: the consumer is alive while it exists).
+   */
+  get landings(): string {
+    return `${this.prefix}celeriac.landings`;
+  }
+
+  landing(member: string): string {
+    return `${this.prefix}celeriac.landing.${member}`;
+  }
+
+  alive(consumerId: string): string {
+    return `${this.prefix}celeriac.alive.${consumerId}`;
   }
 
   binding(exchange: string): string {

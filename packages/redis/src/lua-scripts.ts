@@ -6,3 +6,5 @@
  */
 export { TAKE, ACK } from './broker-scripts.js';
 export { STORE_AND_PUBLISH_MANY } from './result-scripts.js';
+/** How a consumer's landing list is named in `celeriac.landings` (KombuKeys.landing takes it). */
+export { landingMember } from './kombu-keys.js';

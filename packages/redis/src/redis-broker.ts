@@ -17,7 +17,10 @@
  * `unacked_index` for ack emulation, restore after the visibility timeout under `unacked_mutex`.
  * Where celeriac is stricter than kombu:
  * - taking a message and recording it in `unacked` is one script (broker-scripts.ts TAKE), batched
- *   up to the free prefetch credit; kombu's BRPOP + HSET loses a message taken as Redis stops;
+ *   up to the free prefetch credit; kombu's BRPOP + HSET loses a message taken as Redis stops; an
+ *   idle consumer's wait moves the message into a landing list of its own instead (BLMOVE, just
+ *   as atomic), from which it is acknowledged or recorded in `unacked` within its first turn, and
+ *   which a sweep gives back if the consumer dies first (landing.ts);
  * - this instance renews the `unacked_index` score of what it holds, and sweeps for expired
  *   messages every quarter of the visibility timeout (between 250 ms and 60 s) while it has
  *   consumers, where kombu sweeps about every 100 s (unacked-upkeep.ts);
@@ -27,7 +30,7 @@
  * ioredis reconnects them (broker-connection.ts). Round trips are saved by design rather than by
  * ioredis's auto-pipelining (which only added a deferral and a pipeline object per command here):
  * the acks of one event-loop turn share one script call, and ride on the next take when one is
- * due (held-deliveries.ts); an idle consumer's take is pipelined behind its wait.
+ * due (held-deliveries.ts); an idle consumer's early acks ride its next wait.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -115,7 +118,7 @@ export class RedisBroker implements Broker {
       logger: this.options.logger,
       stopped: () => !this.lifecycle.is('open'),
     });
-    this.taken = new TakenMessages(this.held, this.keys, this.options.logger, laneFor(this.options.connection));
+    this.taken = new TakenMessages(this.held, this.keys, this.options.logger, laneFor(this.options.connection), this.options.visibilityTimeoutS);
     this.deadLetters = new RedisDeadLetters((what) => this.ready(what), this.keys);
     this.fanout = new RedisFanout(this.keys, this.options.logger, () => this.open(), () => {
       const conn = new BrokerConnection(this.options, 'pubsub');
@@ -144,6 +147,9 @@ export class RedisBroker implements Broker {
       commandsReady: () => this.conn.state === 'ready',
       giveBack: (deliveries) => this.taken.giveBack(deliveries),
       forget: (consumer) => this.forget(consumer),
+      release: async (consumer) => {
+        if (this.conn.state === 'ready') await this.taken.release(this.conn.client, consumer);
+      },
     };
   }
 

@@ -10,19 +10,20 @@
  * it brings.
  *
  * Waiting: when a take comes back with less than it asked for (the lists were empty), the consumer
- * blocks on its own connection with `BLMOVE <list> <list> RIGHT RIGHT <timeout>` on one queue's
- * main list (priority 0–2, where almost every message goes), with the next take pipelined right
- * behind it on the same connection (taken-messages.ts `waitAndTake`). Moving a list's tail to its
- * own tail changes nothing, so the wait returns as soon as that list is non-empty without taking
- * anything, and Redis runs the take (atomic, unlike kombu's BRPOP followed by HSET) at once: a
- * message pushed onto an idle queue arrives in one round trip. Messages on the consumer's other
- * lists (priority steps 3/6/9, other queues) are seen by that take after at most `blockTimeoutMs`
- * (default 200 ms): the trade-off for never popping outside the atomic script. The list waited on
- * rotates with the queues, and an idle consumer costs Redis one BLMOVE and one take per timeout.
+ * blocks on its own connection with `BLMOVE <list> <landing list> RIGHT LEFT <timeout>` on one
+ * queue's main list (priority 0–2, where almost every message goes): a message pushed onto the
+ * idle queue moves, atomically, into a list of the consumer's own (landing.ts) and arrives with
+ * the reply, in one round trip and with no script run; an `EXISTS` of all the consumer's lists,
+ * right behind the wait, says whether more is queued (a burst, another priority step, another
+ * queue), and then the next step is a take. Messages on the lists the wait does not watch are
+ * seen when it returns: with the next message on the watched list, or after at most
+ * `blockTimeoutMs` (default 200 ms). The list waited
+ * on rotates with the queues, and an idle consumer costs Redis one BLMOVE and one EXISTS per
+ * timeout.
  *
  * Cancelling ends a wait in progress at once (CLIENT UNBLOCK from the command connection, when the
- * server allows it; otherwise the wait runs out its timeout), then gives back whatever the take
- * behind it got, before `cancel()` resolves.
+ * server allows it; otherwise the wait runs out its timeout), then gives back whatever the wait
+ * got, before `cancel()` resolves.
  *
  * Errors: a failed take or wait (Redis restarting, network gone) moves the consumer to `waiting`;
  * it waits for the connection to come back (or backs off, for errors that are not about the
@@ -42,6 +43,11 @@ export interface TakeBatch {
   readonly deadLettered: number;
   /** How many it asked for (0: not sent). */
   readonly asked: number;
+  /**
+   * Whether the lists were seen empty after it (a wait's EXISTS): the next step waits. Unset for
+   * a take, where fewer messages than asked for says so.
+   */
+  readonly empty?: boolean;
 }
 
 /** What the consumer needs from its broker. */
@@ -69,6 +75,8 @@ export interface ConsumerHost {
   giveBack(deliveries: readonly Delivery[]): Promise<void>;
   /** The consumer stopped. */
   forget(consumer: RedisConsumer): void;
+  /** The consumer's loop is over: what it kept in Redis for its waits (landing.ts) goes. */
+  release(consumer: RedisConsumer): Promise<void>;
 }
 
 export type ConsumerState = 'consuming' | 'waiting' | 'cancelled';
@@ -158,6 +166,9 @@ export class RedisConsumer implements Consumer {
     this.stopUnblocking();
     // Queued behind a wait still in progress, QUIT lets its take's reply arrive first.
     await this.blocking?.close();
+    await this.host.release(this).catch((err: unknown) => {
+      this.host.logger.warn('redis broker: could not forget a consumer\'s landing lists; a sweep does once its key expires', { error: (err as Error).message });
+    });
   }
 
   /** Messages the next take may bring: the prefetch credit left, at most one batch. */
@@ -200,7 +211,8 @@ export class RedisConsumer implements Consumer {
         if (this.lifecycle.is('waiting')) this.lifecycle.set('consuming');
         backoff = 100;
         // Fewer than asked for means the lists ran dry: the next take waits for a message.
-        if (batch.asked > 0) idle = batch.deliveries.length + batch.deadLettered < batch.asked;
+        if (batch.empty !== undefined) idle = batch.empty;
+        else if (batch.asked > 0) idle = batch.deliveries.length + batch.deadLettered < batch.asked;
         // A full batch: more is likely queued. With credit left after this batch, the next take
         // goes out now, before this batch runs, so Redis prepares it while this process works.
         const left = this.prefetch - this.unsettled - batch.deliveries.length;
@@ -299,7 +311,7 @@ export class RedisConsumer implements Consumer {
 
   /**
    * Ends the wait in progress (CLIENT UNBLOCK from the command connection: the BLMOVE returns as
-   * if timed out, and the take behind it runs). Sent again while the late batch is not back: an
+   * if timed out). Sent again while the late batch is not back: an
    * UNBLOCK that overtook its wait on the way to Redis found nothing to end. Without the
    * connection's id, or the permission, the wait runs out its timeout instead.
    */

@@ -27,7 +27,7 @@ export class LuaScript {
   }
 
   /** As run(), with KEYS and ARGV as one list whose first `keyCount` items are the keys. */
-  async runFlat(client: Redis, keyCount: number, all: string[]): Promise<unknown> {
+  async runFlat(client: Redis, keyCount: number, all: (string | Buffer)[]): Promise<unknown> {
     try {
       return await client.evalsha(this.sha, keyCount, all);
     } catch (err) {
@@ -40,7 +40,7 @@ export class LuaScript {
    * (NOSCRIPT: restarted, SCRIPT FLUSH), runs it with EVAL on `client`, which loads it again;
    * any other error is thrown again.
    */
-  evalIfUncached(err: unknown, client: Redis, keyCount: number, all: string[]): Promise<unknown> {
+  evalIfUncached(err: unknown, client: Redis, keyCount: number, all: (string | Buffer)[]): Promise<unknown> {
     if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
     return client.eval(this.source, keyCount, all);
   }

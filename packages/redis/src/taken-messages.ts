@@ -10,11 +10,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Delivery, Logger, RawMessage } from '@celeriac/core';
 import type { Redis } from 'ioredis';
-import { ACK, TAKE } from './broker-scripts.js';
+import { ACK, RETURN_LANDED, TAKE } from './broker-scripts.js';
 import { corked } from './corked-writes.js';
 import type { AckSlot, HeldDeliveries, Held } from './held-deliveries.js';
 import { decodeEnvelope } from './kombu-envelope.js';
 import { PRIORITY_STEPS, type KombuKeys } from './kombu-keys.js';
+import { ConsumerLanding, type LandingSpot } from './landing.js';
 import type { TakeBatch } from './redis-consumer.js';
 import type { Lane } from './shared-lane.js';
 
@@ -63,12 +64,15 @@ export class TakenMessages {
   /** Dead-letter ids the take script makes are `<instance>.<take>.<n>`: unique without a UUID per take. */
   private readonly instance = randomUUID();
   private takes = 0;
+  private readonly landings = new WeakMap<CreditSink, ConsumerLanding>();
+  private lastLists: { readonly queues: readonly string[]; readonly lists: string[] } | null = null;
 
   constructor(
     private readonly held: HeldDeliveries,
     private readonly keys: KombuKeys,
     private readonly logger: Logger,
     private readonly lane: Lane,
+    private readonly visibilityTimeoutS: number,
   ) {}
 
   /**
@@ -113,14 +117,16 @@ export class TakenMessages {
   }
 
   /**
-   * Waits on `blocking` with `BLMOVE list list RIGHT RIGHT timeout` (which returns as soon as the
-   * list has something, taking nothing) and takes right behind it, pipelined on the same
-   * connection: Redis runs the take the moment the wait ends, so a message pushed onto an empty
-   * queue reaches this process in one round trip. The take runs after a timeout too, which is
-   * when it sees the lists the wait does not watch.
+   * Waits on `blocking` with `BLMOVE <list> <landing list> RIGHT LEFT timeout` (landing.ts): a
+   * message pushed onto the empty queue leaves it for this consumer's landing list and arrives
+   * with the reply, in one round trip, with no script run. `EXISTS` of all the consumer's lists
+   * goes right behind it: when something is queued still (a burst, another priority, another
+   * queue), the batch says so and the consumer's next step is a take; after a timeout with
+   * something queued, the take runs here.
    *
-   * Acks waiting to be sent go first in the same write (broker-scripts.ts ACK, ahead of the wait,
-   * so they are applied at once and answered on their own, not held up by the wait).
+   * Before the wait, in the same write: the turn's result writes (shared-lane.ts), the acks waiting
+   * (ACK for messages in `unacked`, LREM for landed ones) and, when due, the landing list's
+   * registration (landing.ts).
    */
   async waitAndTake(
     wait: { readonly blocking: Redis; readonly commands: Redis; readonly list: string; readonly timeoutS: number },
@@ -132,21 +138,22 @@ export class TakenMessages {
     this.lane.expectTake();
     // As in take(): the lane hears of this take whatever happens before it boards.
     let boarded = false;
-    let limit: number;
-    let request: TakeRequest;
-    // A failing wait (not a timeout) is kept to be reported below; its reply (the element it
-    // found) is not needed, hence a Buffer, not decoded.
+    let spot: LandingSpot;
+    // A failing wait (not a timeout) is kept to be reported below.
     let waitError: Error | null = null;
-    let taking: Promise<unknown>;
+    let landed: Promise<Buffer | null>;
+    let queued: Promise<number>;
     try {
       await endOfTurn();
-      limit = consumer.credit;
       // Cancelled meanwhile: a wait sent now could no longer be cut short.
-      if (consumer.cancelled || limit <= 0) return this.notSent(acks, order);
+      if (consumer.cancelled || consumer.credit <= 0) return this.notSent(acks, order);
+      const landing = this.landingOf(consumer);
+      spot = landing.spot(queues[order[0] ?? 0]!);
+      if (spot.suspect) await this.reconcile(wait.commands, spot);
       const client = wait.blocking;
-      const built = (request = this.request(queues, order, limit, []));
       const tags = acks.claim();
-      taking = corked(client, () => {
+      const lists = this.listsOf(queues);
+      [landed, queued] = corked(client, () => {
         // The turn's result writes first (shared-lane.ts): answered at once, ahead of the wait.
         boarded = true;
         this.lane.board(client);
@@ -159,10 +166,14 @@ export class TakenMessages {
             else acks.applied(Number(removed));
           });
         }
-        client.blmoveBuffer(wait.list, wait.list, 'RIGHT', 'RIGHT', wait.timeoutS, (err?: Error | null) => {
-          if (err) waitError = err;
+        this.held.sendLandedAcks(client);
+        landing.register(client, spot);
+        const moved = client.blmoveBuffer(wait.list, spot.list, 'RIGHT', 'LEFT', wait.timeoutS).catch((err: Error) => {
+          waitError = err;
+          return null;
         });
-        return client.evalsha(TAKE.sha, built.keyCount, built.all);
+        // A failed EXISTS (the wait's reply decides): as if something were queued, so a take looks.
+        return [moved, client.exists(lists).catch(() => 1)] as const;
       });
     } catch (err) {
       acks.failed();
@@ -170,20 +181,95 @@ export class TakenMessages {
     } finally {
       if (!boarded) this.lane.board(null);
     }
-    let reply: TakeReply;
+    let raw: Buffer | null;
+    let more: number;
     try {
-      // The server lost its script cache (restart, SCRIPT FLUSH): EVAL it once on the command connection.
-      reply = (await taking.catch((err: unknown) => TAKE.evalIfUncached(err, wait.commands, request.keyCount, request.all))) as TakeReply;
+      raw = await landed;
+      more = waitError ? 1 : await queued;
     } finally {
       // Without a reply to the ACK (the connection dropped before it), the acks go on their own;
       // a no-op once that reply was seen.
       acks.failed();
     }
-    const batch = await this.handOut(reply, request.queues, order, consumer, limit);
-    // A failing wait (not a timeout) with nothing taken: report it, so the consumer backs off
-    // instead of spinning on a wait that returns at once.
-    if (waitError && batch.deliveries.length === 0 && batch.deadLettered === 0) throw waitError;
-    return batch;
+    if (waitError) {
+      // Whether the move happened is unknown: what landed unseen goes back before the next wait.
+      spot.suspect = true;
+      throw waitError;
+    }
+    // The queue waited on goes to the back, as after a take's hit (round robin between queues).
+    const next = order.length > 1 ? [...order.slice(1), order[0]!] : order;
+    if (raw === null) {
+      if (more === 0) return { order, deliveries: [], deadLettered: 0, asked: 0, empty: true };
+      return this.take(wait.commands, consumer, queues, order, consumer.credit);
+    }
+    const batch = await this.handOutLanded(raw, spot, consumer);
+    return { order: next, ...batch, asked: 1, empty: more === 0 };
+  }
+
+  /** A message the wait landed: a delivery held in its landing list (or dead-lettered if unusable). */
+  private async handOutLanded(raw: Buffer, spot: LandingSpot, consumer: CreditSink): Promise<{ deliveries: Delivery[]; deadLettered: number }> {
+    const envelope = raw.toString('utf8');
+    const queue = spot.queue;
+    const decoded = decodeEnvelope(envelope, 0);
+    if (!decoded.ok) {
+      this.logger.warn(`redis broker: dead-lettering a malformed message from queue "${queue}" (${decoded.code})`);
+      // An element that is not even an envelope with a tag is kept as it came (raw), as TAKE does.
+      const asEnvelope = !RAW_CODES.has(decoded.code);
+      try {
+        await this.held.deadLetterLanded({ list: spot.list, raw }, randomUUID(), queue, decoded.code, decoded.reason, asEnvelope);
+      } catch (err) {
+        // Left in the landing list: given back to the queue before the next wait, to be tried again.
+        spot.suspect = true;
+        this.logger.error('redis broker: could not dead-letter a landed message; it goes back to its queue', { error: (err as Error).message });
+      }
+      return { deliveries: [], deadLettered: 1 };
+    }
+    const entry = `[${envelope}, "", ${this.jsonName(queue)}]`;
+    const held: Held = { tag: decoded.deliveryTag, queue, priority: decoded.priority, envelope, entry, settling: false, landing: { list: spot.list, raw }, recording: null };
+    this.held.add(held);
+    // Not settled by the end of this turn (acks late, or waiting for a free slot): held in unacked.
+    setImmediate(() => this.held.recordLanded([held]));
+    return { deliveries: [this.deliver(held, decoded.message, decoded.redelivered, consumer)], deadLettered: 0 };
+  }
+
+  /**
+   * After a failed wait: elements of the landing list this instance does not know (a wait whose
+   * reply was lost) go back to the head of their queue, unmarked (nobody saw them).
+   */
+  private async reconcile(client: Redis, spot: LandingSpot): Promise<void> {
+    const known = this.held.landedIn(spot.list);
+    const items = await client.lrangeBuffer(spot.list, 0, -1);
+    const unknown = items.filter((raw) => !known.some((k) => k.equals(raw)));
+    if (unknown.length > 0) {
+      const target = this.keys.list(spot.queue, 0);
+      const args: (string | Buffer)[] = [spot.list, ...unknown.map(() => target)];
+      for (const raw of unknown) args.push(raw, raw, 'R');
+      await RETURN_LANDED.runFlat(client, 1 + unknown.length, args);
+    }
+    spot.suspect = false;
+  }
+
+  /** The consumer's landing lists (made on its first wait). */
+  private landingOf(consumer: CreditSink): ConsumerLanding {
+    let landing = this.landings.get(consumer);
+    if (!landing) this.landings.set(consumer, (landing = new ConsumerLanding(randomUUID(), this.keys, this.visibilityTimeoutS)));
+    return landing;
+  }
+
+  /** A consumer is done: its landing lists are forgotten (those still holding a message stay named). */
+  async release(client: Redis, consumer: CreditSink): Promise<void> {
+    const landing = this.landings.get(consumer);
+    if (!landing) return;
+    this.landings.delete(consumer);
+    await landing.release(client);
+  }
+
+  /** Every list of `queues` (EXISTS after a wait: anything queued still?). */
+  private listsOf(queues: readonly string[]): string[] {
+    if (this.lastLists?.queues === queues) return this.lastLists.lists;
+    const lists = queues.flatMap((q) => this.keys.lists(q));
+    this.lastLists = { queues, lists };
+    return lists;
   }
 
   /** The held message behind a delivery of this broker, and how to settle it; undefined if foreign. */
@@ -271,7 +357,7 @@ export class TakenMessages {
       const decoded = decodeEnvelope(envelope, step);
       // The entry exactly as the script wrote it: every later move out of unacked compares it.
       const entry = `[${envelope}, "", ${this.jsonName(queue)}]`;
-      const held: Held = { tag, queue, priority: decoded.ok ? decoded.priority : step, envelope, entry, settling: false };
+      const held: Held = { tag, queue, priority: decoded.ok ? decoded.priority : step, envelope, entry, settling: false, landing: null, recording: null };
       this.held.add(held);
       if (decoded.ok) {
         deliveries.push(this.deliver(held, decoded.message, decoded.redelivered, consumer));
@@ -302,6 +388,9 @@ export class TakenMessages {
 }
 
 const SETTLED = Promise.resolve();
+
+/** decodeEnvelope codes for an element that is not an envelope with a tag: dead-lettered as `raw`. */
+const RAW_CODES = new Set(['bad-message:envelope-not-json', 'bad-message:envelope-no-properties', 'bad-message:envelope-no-delivery-tag']);
 
 /** Resolves in the check phase of this event-loop turn, after what the turn's I/O started. */
 function endOfTurn(): Promise<void> {

@@ -1,7 +1,8 @@
 /**
  * The periodic care of `unacked` while a broker has consumers: renew the `unacked_index` score of
  * every message this instance holds (so no sweep, ours or a Python worker's, takes it while this
- * process lives), then run the restore sweep (restore-sweep.ts) for messages whose holder died.
+ * process lives), then run the restore sweep (restore-sweep.ts) for messages whose holder died,
+ * and give back what consumers that are gone left in their landing lists (landing.ts).
  *
  * It runs every quarter of the visibility timeout, kept between 250 ms (so renewals stay well
  * inside short test timeouts) and 60 s (kombu sweeps about every 100 s; a default 1 h timeout
@@ -13,6 +14,7 @@ import type { Redis } from 'ioredis';
 import type { HeldDeliveries } from './held-deliveries.js';
 import type { KombuKeys } from './kombu-keys.js';
 import { retryRedis } from './redis-retry.js';
+import { restoreLandings } from './landing.js';
 import { restoreExpired } from './restore-sweep.js';
 
 export interface UpkeepOptions {
@@ -61,6 +63,7 @@ export class UnackedUpkeep {
     try {
       if (held.size > 0) await retryRedis(() => held.renew(), { stopped, logger, what: 'renewing held messages' });
       await restoreExpired(client(), keys, visibilityTimeoutS, logger);
+      await restoreLandings(client(), keys, logger);
     } catch (err) {
       if (!stopped()) logger.warn('redis broker: renewing or restoring unacked messages failed; will try again', { error: (err as Error).message });
     } finally {

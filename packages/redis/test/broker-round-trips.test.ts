@@ -1,8 +1,9 @@
 /**
  * How many round trips the hot path costs, seen from Redis itself (MONITOR, filtered on the test's
  * own key prefix): acks ride on the take that follows them instead of a script call of their own,
- * an idle consumer's take is pipelined behind its wait (and its acks in front of it), and
- * cancelling ends a long wait at once without leaving what its take got in `unacked`.
+ * an idle consumer's wait lands a message with no script run (and its early ack rides the next
+ * wait), and cancelling ends a long wait at once without leaving what it got in `unacked` or in
+ * its landing list.
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -49,7 +50,7 @@ describe('redis broker: round trips on the hot path', { skip }, () => {
     assert.deepEqual(carried.slice(0, 5), [0, 1, 1, 1, 1]);
   });
 
-  it('takes behind the wait on the blocking connection, with the pending acks in front of it', async () => {
+  it('an idle consumer\'s wait lands the message, and its early ack rides the next wait as an LREM: no script on the way', async () => {
     const broker = scope.broker({ blockTimeoutMs: 5000 });
     const acks: Promise<void>[] = [];
     const delivered: Delivery[] = [];
@@ -58,28 +59,38 @@ describe('redis broker: round trips on the hot path', { skip }, () => {
       delivered.push(d);
       acks.push(d.ack());
     }, { prefetch: 4 });
-    const blmoves = () => commands.seen.filter((s) => s.args[0]?.toLowerCase() === 'blmove');
-    await eventually(async () => blmoves().length >= 1, waits.timeoutMs, 'the consumer to wait');
-    const waiter = blmoves()[0]!.source;
+    const named = (name: string) => (s: Seen) => s.args[0]?.toLowerCase() === name;
+    await eventually(async () => commands.seen.some(named('blmove')), waits.timeoutMs, 'the consumer to wait');
+    const wait = commands.seen.find(named('blmove'))!;
+    const waiter = wait.source;
+    // It waits on the queue, to land in a list of its own, named in celeriac.landings, with its
+    // alive key set right before (same connection).
+    const landing = wait.args[2]!;
+    assert.equal(wait.args[1], scope.key('q'));
+    assert.ok(landing.startsWith(scope.key('celeriac.landing.')), landing);
+    const member = landing.slice(scope.key('celeriac.landing.').length);
+    assert.deepEqual(await scope.redis.smembers(scope.key('celeriac.landings')), [member]);
+    assert.equal(await scope.redis.exists(scope.key(`celeriac.alive.${member.split(':')[0]}`)), 1);
+    const scriptsBefore = commands.seen.filter(named('evalsha')).length;
 
-    await broker.publish(taskMessage('one'), { queue: 'q' });
-    await eventually(async () => delivered.length === 1, waits.timeoutMs, 'the first delivery');
-    // The take that got it ran on the waiting connection, right behind the wait: no second trip.
-    const takes = () => commands.seen.filter((s) => isScript(s, TAKE.sha));
-    await eventually(async () => takes().some((s) => s.source === waiter), waits.timeoutMs, 'a take on the waiting connection');
-
-    // Its ack went ahead of the next wait, on the same connection, and was applied at once.
-    await within(acks[0]!, waits.timeoutMs, 'the ack to be applied');
-    assert.equal(await scope.redis.hexists(scope.key('unacked'), delivered[0]!.deliveryTag), 0);
-    await broker.publish(taskMessage('two'), { queue: 'q' });
-    await eventually(async () => delivered.length === 2, waits.timeoutMs, 'the second delivery');
+    for (const [i, tag] of ['one', 'two', 'three'].entries()) {
+      await broker.publish(taskMessage(tag), { queue: 'q' });
+      await eventually(async () => delivered.length === i + 1, waits.timeoutMs, `delivery ${i + 1}`);
+    }
     await within(Promise.all(acks), waits.timeoutMs, 'the acks to be applied');
+    // Acknowledged out of the landing list: never in unacked, nothing left behind.
+    assert.equal(await scope.redis.llen(landing), 0);
+    assert.equal(await scope.redis.hlen(scope.key('unacked')), 0);
+    const lrems = commands.seen.filter(named('lrem'));
+    assert.equal(lrems.length, 3);
+    assert.ok(lrems.every((s) => s.source === waiter && s.args[1] === landing), 'an ack went elsewhere than ahead of a wait');
+    assert.equal(commands.seen.filter(named('evalsha')).length, scriptsBefore, 'a script ran on the way of an idle worker\'s task');
+
     await consumer.cancel();
     await quiet();
-    const ackCalls = commands.seen.filter((s) => isScript(s, ACK.sha));
-    assert.ok(ackCalls.length >= 1);
-    assert.ok(ackCalls.every((s) => s.source === waiter), 'an ack was sent on the command connection');
-    assert.equal(takes().filter((s) => s.source !== waiter).length, 1);
+    // Gone with the consumer: its member and its alive key.
+    assert.equal(await scope.redis.scard(scope.key('celeriac.landings')), 0);
+    assert.equal(await scope.redis.exists(scope.key(`celeriac.alive.${member.split(':')[0]}`)), 0);
   });
 
   it('cancel() ends a long wait at once and gives back what the take behind it got', async () => {
@@ -88,7 +99,7 @@ describe('redis broker: round trips on the hot path', { skip }, () => {
     const consumer = await broker.consume(['q'], inbox.onDelivery, { prefetch: 4 });
     await eventually(async () => commands.seen.some((s) => s.args[0]?.toLowerCase() === 'blmove'), waits.timeoutMs, 'the consumer to wait');
     // A message arriving as the consumer is cancelled: delivered, or back on the queue, never
-    // left in unacked.
+    // left in unacked or in a landing list.
     await broker.publish(taskMessage('racing'), { queue: 'q' });
     const started = Date.now();
     await consumer.cancel();
@@ -97,5 +108,7 @@ describe('redis broker: round trips on the hot path', { skip }, () => {
     const queued = await scope.redis.llen(scope.key('q'));
     assert.equal(queued + inbox.received.length, 1);
     if (inbox.received.length === 0) assert.equal(await scope.redis.hlen(scope.key('unacked')), 0, 'the message was left in unacked');
+    const landings = await scope.redis.keys(`${scope.key('celeriac.landing.')}*`);
+    for (const list of landings) assert.equal(await scope.redis.llen(list), 0, 'the message was left in a landing list');
   });
 });
