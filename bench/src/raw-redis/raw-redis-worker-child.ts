@@ -6,8 +6,8 @@
  *   waiting:  BLMOVE celery <landing list> RIGHT LEFT 0.2 + EXISTS <the queue's four lists>
  *   a batch:  EVALSHA TAKE                 (when something is queued: a burst, the bulk scenarios)
  *   ... decode each envelope and body, run nothing, build celeriac's extended result meta ...
- *   EVALSHA STORE_AND_PUBLISH_MANY + the acks (LREM from the landing list for a landed message,
- *   EVALSHA ACK for taken ones) + the next wait or take            (one corked write per batch)
+ *   the acks (LREM from the landing list for a landed message, EVALSHA ACK for taken ones) +
+ *   EVALSHA STORE_AND_PUBLISH_MANY + the next wait or take          (one corked write per batch)
  *
  * A take asks for celeriac's limit (raw-redis-wire.ts takeLimit); every message it brings is
  * handled, their results stored in one call and acknowledged in one. When a take came back full,
@@ -92,10 +92,10 @@ serveWorker(async ([host, port, db, concurrencyText], fail) => {
     // argument spreading on the hot path.
     const n2 = keys.length;
     for (const a of args) keys.push(a);
-    const stored = redis.evalsha(STORE_AND_PUBLISH_MANY.sha, n2, keys).then(() => void (succeeded += n));
+    // The acks first, then the results, as celeriac's worker orders them.
     if (landed) redis.lrem(landingKey, 1, String(taken[3])).catch(fail);
     else redis.evalsha(ACK.sha, ACK_KEYS.length, tags).catch(fail);
-    return stored;
+    return redis.evalsha(STORE_AND_PUBLISH_MANY.sha, n2, keys).then(() => void (succeeded += n));
   };
 
   const run = async () => {

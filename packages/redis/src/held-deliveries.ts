@@ -231,7 +231,7 @@ export class HeldDeliveries {
       open = false;
       if (--this.takes === 0) {
         // Sent on their own unless a take started in the meantime claims them first.
-        if (this.pending.length > 0) this.scheduleFlush();
+        if (this.pending.length > 0 || this.landedAcks.length > 0) this.scheduleFlush();
         for (const wake of this.takesDone.splice(0)) wake();
       }
       return true;

@@ -102,6 +102,8 @@ export class TakenMessages {
       // (runFlat issues its EVALSHA before it first awaits: inside the corked write.)
       const taking = corked(client, () => {
         boarded = true;
+        // Acks first, then the results (see waitAndTake).
+        this.held.sendLandedAcks(client);
         this.lane.board(client);
         return TAKE.runFlat(client, built.keyCount, built.all);
       });
@@ -124,8 +126,8 @@ export class TakenMessages {
    * queue), the batch says so and the consumer's next step is a take; after a timeout with
    * something queued, the take runs here.
    *
-   * Before the wait, in the same write: the turn's result writes (shared-lane.ts), the acks waiting
-   * (ACK for messages in `unacked`, LREM for landed ones) and, when due, the landing list's
+   * Before the wait, in the same write: the acks waiting (ACK for messages in `unacked`, LREM for
+   * landed ones), the turn's result writes (shared-lane.ts) and, when due, the landing list's
    * registration (landing.ts).
    */
   async waitAndTake(
@@ -154,9 +156,12 @@ export class TakenMessages {
       const tags = acks.claim();
       const lists = this.listsOf(queues);
       [landed, queued] = corked(client, () => {
-        // The turn's result writes first (shared-lane.ts): answered at once, ahead of the wait.
+        // The acks waiting first, then the turn's result writes (shared-lane.ts), all answered at
+        // once, ahead of the wait. Acks before results: Redis writes the replies of one turn to
+        // the last client that got one first, so the client a result is published to hears of it
+        // before this process hears of its acks and writes. (An ack here is an early one, issued
+        // before its task ran; a late one waits for its result's reply.)
         boarded = true;
-        this.lane.board(client);
         if (tags.length === 0) {
           acks.applied(0);
         } else {
@@ -167,6 +172,7 @@ export class TakenMessages {
           });
         }
         this.held.sendLandedAcks(client);
+        this.lane.board(client);
         landing.register(client, spot);
         const moved = client.blmoveBuffer(wait.list, spot.list, 'RIGHT', 'LEFT', wait.timeoutS).catch((err: Error) => {
           waitError = err;
