@@ -45,7 +45,7 @@ export function rawRedisContestant(target: RedisTarget, spawnOptions: SpawnOptio
   return {
     name: RAW_REDIS_ROW,
     traits: {
-      store: `Redis (db ${target.db}): celeriac's keys, envelopes, waits (BLMOVE into a landing list) and Lua scripts (TAKE, ACK, STORE_AND_PUBLISH_MANY) on ioredis, no framework`,
+      store: `Redis (db ${target.db}): celeriac's keys, envelopes, waits (BLMOVE into a landing list), Lua scripts (TAKE, ACK) and first result writes (SET NX + PUBLISH) on ioredis, no framework`,
       resultsStored: 'yes, as celeriac-redis (celery-task-meta-<id>, extended metadata, kept a day; latency: pushed on the notify channel)',
       durability: target.durability,
       acks: 'early (as celeriac-redis: one ACK per batch, or an LREM for a landed message, in the write that stores its results)',

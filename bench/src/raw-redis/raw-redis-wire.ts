@@ -18,7 +18,7 @@ import { DEFAULT_BLOCK_TIMEOUT_MS, encodeEnvelope, KombuKeys } from '@celeriac/r
 export const QUEUE = 'celery';
 /** The bench app's no-op task (celeriac/bench-app.ts). */
 export const TASK_NAME = 'bench.noop';
-/** Results are kept a day (the app default), in ms as STORE_AND_PUBLISH_MANY takes it. */
+/** Results are kept a day (the app default), in ms as SET PX takes it. */
 export const RESULT_TTL_MS = 86_400_000;
 /** Result keys, as celeriac and Celery name them. */
 export const META_PREFIX = 'celery-task-meta-';

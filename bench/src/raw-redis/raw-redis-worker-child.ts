@@ -7,10 +7,11 @@
  *   a batch:  EVALSHA TAKE                 (when something is queued: a burst, the bulk scenarios)
  *   ... decode each envelope and body, run nothing, build celeriac's extended result meta ...
  *   the acks (LREM from the landing list for a landed message, EVALSHA ACK for taken ones) +
- *   EVALSHA STORE_AND_PUBLISH_MANY + the next wait or take          (one corked write per batch)
+ *   per result SET NX PX + PUBLISH + PUBLISH (celeriac's first writes) + the next wait or take
+ *                                                                   (one corked write per batch)
  *
  * A take asks for celeriac's limit (raw-redis-wire.ts takeLimit); every message it brings is
- * handled, their results stored in one call and acknowledged in one. When a take came back full,
+ * handled, acknowledged in one call and their results stored. When a take came back full,
  * or a wait's EXISTS found more queued, the next step is a take; otherwise a wait. The landing
  * list is named in `celeriac.landings` and its alive key set once, at start (celeriac's consumer
  * writes them again every quarter of the key's life). What a floor leaves out: retries,
@@ -20,7 +21,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ACK, landingMember, STORE_AND_PUBLISH_MANY, TAKE } from '@celeriac/redis/lua-scripts';
+import { ACK, landingMember, TAKE } from '@celeriac/redis/lua-scripts';
 import { Redis } from 'ioredis';
 import { parseConcurrency, serveWorker } from '../worker-child-protocol.js';
 import { ACK_KEYS, BLOCK_TIMEOUT_S, KEYS, META_PREFIX, QUEUE, QUEUE_LISTS, RESULT_TTL_MS, TAKE_KEYS, takeArgs, takeLimit } from './raw-redis-wire.js';
@@ -40,7 +41,7 @@ serveWorker(async ([host, port, db, concurrencyText], fail) => {
   const redis = new Redis({ host, port: Number(port), db: Number(db), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   redis.on('error', fail);
   await redis.connect();
-  for (const script of [TAKE, ACK, STORE_AND_PUBLISH_MANY]) await redis.script('LOAD', script.source);
+  for (const script of [TAKE, ACK]) await redis.script('LOAD', script.source);
   const worker = `celeriac@${hostname()}`;
   // Dead-letter ids of a take are `<instance>.<take>.<n>`, as celeriac's.
   const instance = randomUUID();
@@ -70,32 +71,35 @@ serveWorker(async ([host, port, db, concurrencyText], fail) => {
     return Promise.all([moved, queued]).then(([envelope, more]) => ({ taken: envelope === null ? [] : [1, 1, '', envelope], landed: true, more: more > 0 }));
   };
 
-  /** Stores the batch's results and acknowledges its messages (two commands, or an LREM for a landed one). */
+  /**
+   * Acknowledges the batch's messages (ACK, or an LREM for a landed one), then stores and
+   * publishes each result as celeriac stores a first result: SET NX with its time to live, PUBLISH
+   * on the key's channel and on the notify channel (no script).
+   */
   const settle = ({ taken, landed }: Batch): Promise<unknown> => {
     const n = taken.length / 4;
-    const keys: string[] = [];
-    const args: string[] = [];
     const tags: string[] = [...ACK_KEYS];
+    for (let i = 0; i < taken.length; i += 4) tags.push(String(taken[i + 2]));
+    // The acks first, then the results, as celeriac's worker orders them.
+    if (landed) redis.lrem(landingKey, 1, String(taken[3])).catch(fail);
+    else redis.evalsha(ACK.sha, ACK_KEYS.length, tags).catch(fail);
     // Celeriac's date_done (naive UTC, microseconds), read once per batch.
     const dateDone = `${new Date().toISOString().slice(0, 23)}000`;
+    let last: Promise<unknown> = Promise.resolve();
     for (let i = 0; i < taken.length; i += 4) {
       const envelope = JSON.parse(String(taken[i + 3])) as Envelope;
       const [taskArgs, kwargs] = JSON.parse(Buffer.from(envelope.body, 'base64').toString('utf8')) as [unknown, unknown];
       const h = envelope.headers;
       // (the task, a no-op, runs here)
       const meta = { status: 'SUCCESS', result: null, traceback: null, children: [], date_done: dateDone, name: h.task, args: taskArgs, kwargs, worker, retries: h.retries, queue: QUEUE, task_id: h.id };
-      keys.push(META_PREFIX + h.id);
-      args.push(JSON.stringify(meta), String(RESULT_TTL_MS), '1', typeof h.celeriac_notify === 'string' ? h.celeriac_notify : '');
-      tags.push(String(taken[i + 2]));
+      const key = META_PREFIX + h.id;
+      const value = JSON.stringify(meta);
+      redis.set(key, value, 'PX', RESULT_TTL_MS, 'NX').catch(fail);
+      last = redis.publish(key, value);
+      if (typeof h.celeriac_notify === 'string') last = redis.publish(h.celeriac_notify, value);
     }
-    // KEYS and ARGV go as one list each call (ioredis flattens it), as celeriac sends them: no
-    // argument spreading on the hot path.
-    const n2 = keys.length;
-    for (const a of args) keys.push(a);
-    // The acks first, then the results, as celeriac's worker orders them.
-    if (landed) redis.lrem(landingKey, 1, String(taken[3])).catch(fail);
-    else redis.evalsha(ACK.sha, ACK_KEYS.length, tags).catch(fail);
-    return redis.evalsha(STORE_AND_PUBLISH_MANY.sha, n2, keys).then(() => void (succeeded += n));
+    // Replies come in order: the last one says the batch is stored.
+    return last.then(() => void (succeeded += n));
   };
 
   const run = async () => {

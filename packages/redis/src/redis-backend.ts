@@ -188,7 +188,7 @@ export class RedisBackend implements ResultBackend, GroupStore {
       // outage (result-writes.ts): the worker acknowledges the task once this resolves.
       const notify = options.notify;
       if (notify !== undefined && notify !== null && typeof notify !== 'string') throw new ConfigError(`set() option "notify" must be a channel name, got ${JSON.stringify(notify)}`);
-      return this.writes.write(this.keys.task(taskId), JSON.stringify(meta), ttl, true, notify ?? '');
+      return this.writes.write(this.keys.task(taskId), JSON.stringify(meta), ttl, true, notify ?? '', options.firstWrite === true);
     } catch (err) {
       return Promise.reject(err);
     }

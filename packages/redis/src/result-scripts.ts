@@ -134,7 +134,8 @@ return {count, size, diff, 1, parts}
  * the key's notify channel when it has one (the sender's, see notify-channel.ts).
  *
  * KEYS: the keys; ARGV per key i: value, time to live in ms (0 = none), '1' to keep a stored
- * SUCCESS, a notify channel ('' = none). Returns per key 1 (written), 0 (kept: a SUCCESS was
+ * SUCCESS, a notify channel ('' = none). Returns per key 1 (written; or found stored exactly so,
+ * a resent write whose first reply was lost, and published again), 0 (kept: another SUCCESS was
  * stored) or the error message.
  */
 export const STORE_AND_PUBLISH_MANY = new LuaScript(
@@ -149,7 +150,13 @@ local function store(key, value, ttl, guard, notify)
     if failed(current) then return current['err'] end
     if current and string.find(current, 'SUCCESS', 1, true) then
       local ok, meta = pcall(cjson.decode, current)
-      if ok and type(meta) == 'table' and meta['status'] == 'SUCCESS' then return 0 end
+      if ok and type(meta) == 'table' and meta['status'] == 'SUCCESS' then
+        if current ~= value then return 0 end
+        -- This very write, stored by an earlier try whose reply was lost: told again.
+        redis.call('PUBLISH', key, value)
+        if notify ~= '' then redis.call('PUBLISH', notify, value) end
+        return 1
+      end
     end
   end
   local written

@@ -4,6 +4,9 @@
  * tasks at once pays one command, one reply and one script run for all of them. Each write still
  * resolves, or fails, on its own.
  *
+ * A first write (SetResultOptions.firstWrite: the worker knows of no earlier state for the task) of
+ * a result goes as plain commands instead (`plainFirst`), the key's guard done by `SET NX`.
+ *
  * A write must not be lost to an outage (the worker acknowledges the task once it resolves): a
  * batch that fails with a connection error, or whose script reports a retryable error for a key
  * (OOM, LOADING...), is sent again until Redis is back (core's retry routine with this adapter's
@@ -14,6 +17,7 @@ import { retryDriverOperation, type Logger } from '@celeriac/core';
 import type { Redis } from 'ioredis';
 import type { Lane, Rider } from './shared-lane.js';
 import { classifyRedisError } from './redis-errors.js';
+import { corked } from './corked-writes.js';
 import { STORE_AND_PUBLISH_MANY } from './result-scripts.js';
 
 export interface ResultWritesOptions {
@@ -35,6 +39,8 @@ interface PendingWrite {
   readonly keepSuccess: boolean;
   /** A channel to publish the value on too ('' = none). */
   readonly notify: string;
+  /** No state was stored for the key before, as far as the writer knows: written without the script. */
+  readonly firstWrite: boolean;
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
 }
@@ -60,9 +66,9 @@ export class ResultWrites implements Rider {
    * channel, and on `notify` unless it is ''; with `keepSuccess`, a stored SUCCESS is left as it
    * is (and nothing published). Sent once the current callback and its promise jobs are done.
    */
-  write(key: string, value: string, ttlMs: number, keepSuccess: boolean, notify = ''): Promise<void> {
+  write(key: string, value: string, ttlMs: number, keepSuccess: boolean, notify = '', firstWrite = false): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ key, value, ttlMs, keepSuccess, notify, resolve, reject });
+      this.pending.push({ key, value, ttlMs, keepSuccess, notify, firstWrite: firstWrite && keepSuccess, resolve, reject });
       // A take is coming at the end of this turn: it carries the writes (board()), or, dropped,
       // leaves them to another take still coming or hands them back to be sent at once.
       if (this.scheduled || (this.riding && this.options.lane!.takePending)) return;
@@ -92,7 +98,7 @@ export class ResultWrites implements Rider {
    */
   board(client: Redis | null): void {
     if (client === null) return this.flush();
-    const writes = this.pending;
+    const writes = this.plainFirst(client, this.pending);
     this.pending = [];
     for (let i = 0; i < writes.length; i += MAX_BATCH) {
       const batch = writes.slice(i, i + MAX_BATCH);
@@ -120,9 +126,53 @@ export class ResultWrites implements Rider {
   };
 
   private flush(): void {
-    const writes = this.pending;
+    let writes = this.pending;
     this.pending = [];
+    if (writes.some((w) => w.firstWrite)) {
+      try {
+        const client = this.options.client();
+        writes = corked(client, () => this.plainFirst(client, writes));
+      } catch (err) {
+        // Closed: these go the script's way, which reports it.
+        void err;
+      }
+    }
     for (let i = 0; i < writes.length; i += MAX_BATCH) this.track(this.send(writes.slice(i, i + MAX_BATCH)));
+  }
+
+  /**
+   * Issues on `client` the first writes among `writes` as plain commands (no script: on Redis a
+   * script call costs tens of microseconds where these cost one or two each): `SET key value PX
+   * ttl NX`, then PUBLISH on the key's channel and on `notify`. Returns the other writes. When the
+   * key exists after all (a state of an earlier delivery, or a SUCCESS of a duplicate run: only
+   * possible when the same id runs twice without being marked redelivered) the write goes through
+   * the guarded script, which keeps a stored SUCCESS; the notification went out already then.
+   */
+  private plainFirst(client: Redis, writes: PendingWrite[]): PendingWrite[] {
+    let rest: PendingWrite[] | null = null;
+    for (let i = 0; i < writes.length; i++) {
+      const w = writes[i]!;
+      if (!w.firstWrite) {
+        if (rest) rest.push(w);
+        continue;
+      }
+      rest ??= writes.slice(0, i);
+      this.track(this.sendPlain(client, w));
+    }
+    return rest ?? writes;
+  }
+
+  private sendPlain(client: Redis, w: PendingWrite): Promise<void> {
+    const set = w.ttlMs > 0 ? client.set(w.key, w.value, 'PX', w.ttlMs, 'NX') : client.set(w.key, w.value, 'NX');
+    const published = client.publish(w.key, w.value);
+    const told = w.notify === '' ? published : client.publish(w.notify, w.value);
+    // Replies come in order: the last one says all three ran.
+    return Promise.all([set, published, told]).then(
+      ([stored]) => (stored === 'OK' ? w.resolve() : this.send([w])),
+      // Connection lost, or a reply error: the script, with its retries (it publishes again a
+      // value it finds already stored exactly so, our own write whose reply was lost).
+      () => this.send([w]),
+    );
   }
 
   private track(sending: Promise<void>): void {

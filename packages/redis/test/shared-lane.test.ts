@@ -5,8 +5,9 @@
  *
  * Seen from Redis (MONITOR of this file's own databases, 6 and 7, see own-db-fixture.ts), with a
  * real core Worker:
- * - one URL for broker and backend, prefetch 4: 300 no-op tasks all end SUCCESS, and every call of the store
- *   script (STORE_AND_PUBLISH_MANY) came from a connection that also sent the broker's take
+ * - one URL for broker and backend, prefetch 4: 300 no-op tasks all end SUCCESS, and every store
+ *   call (the script STORE_AND_PUBLISH_MANY, or a first write's SET NX) came from a connection
+ *   that also sent the broker's take
  *   (BLMOVE or the take script), together naming every task's result key. The backend's own
  *   connection never sends a take, so a write that went there fails the check;
  * - backend on another database (no lane): the results are stored, in the backend's database, and
@@ -36,10 +37,12 @@ const TASKS = 300;
 const WAIT = 30_000;
 
 const isScript = (l: MonitorLine, sha: string) => l.args[0]?.toLowerCase() === 'evalsha' && l.args[1] === sha;
-const isStore = (l: MonitorLine) => isScript(l, STORE_AND_PUBLISH_MANY.sha);
+/** A result stored without the script (a task's first state): SET <result key> <value> PX <ttl> NX. */
+const isFirstWrite = (l: MonitorLine) => l.args[0]?.toLowerCase() === 'set' && l.args[1]?.startsWith('celery-task-meta-') === true && l.args.at(-1) === 'NX';
+const isStore = (l: MonitorLine) => isScript(l, STORE_AND_PUBLISH_MANY.sha) || isFirstWrite(l);
 const isTake = (l: MonitorLine) => l.args[0]?.toLowerCase() === 'blmove' || isScript(l, TAKE.sha);
-/** The keys a store call names: evalsha sha numkeys key... */
-const storedKeys = (l: MonitorLine) => l.args.slice(3, 3 + Number(l.args[2]));
+/** The keys a store call names: evalsha sha numkeys key..., or the SET's key. */
+const storedKeys = (l: MonitorLine) => (isFirstWrite(l) ? [l.args[1]!] : l.args.slice(3, 3 + Number(l.args[2])));
 const resultKey = (id: string) => `celery-task-meta-${id}`;
 
 /**

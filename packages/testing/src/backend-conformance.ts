@@ -19,6 +19,7 @@ const KV_TEST_NAMES = [
   'set and get round trip',
   'set replaces a state that is not SUCCESS',
   'SUCCESS is never overwritten',
+  'a first write replaces a state and keeps a SUCCESS',
   'expiresIn is honoured',
   'delete',
   'getMany keeps the order of the ids',
@@ -139,6 +140,19 @@ const kvCases: Record<(typeof KV_TEST_NAMES)[number], Case> = {
     await backend.set(id, sampleMeta(id, 'SUCCESS', 'second'));
     await backend.set(id, sampleMeta(id, 'STARTED', null));
     same(await backend.get(id), sampleMeta(id, 'SUCCESS', 'first'));
+  },
+  async 'a first write replaces a state and keeps a SUCCESS'(open, _waits, _t, same) {
+    // firstWrite is a hint (SetResultOptions): wrong, it must not change what is stored.
+    const backend = await open();
+    const [started, succeeded, fresh] = [randomUUID(), randomUUID(), randomUUID()];
+    await backend.set(started, sampleMeta(started, 'STARTED', null));
+    await backend.set(started, sampleMeta(started, 'SUCCESS', 'done'), { firstWrite: true });
+    same(await backend.get(started), sampleMeta(started, 'SUCCESS', 'done'));
+    await backend.set(succeeded, sampleMeta(succeeded, 'SUCCESS', 'first'));
+    await backend.set(succeeded, sampleMeta(succeeded, 'SUCCESS', 'second'), { firstWrite: true });
+    same(await backend.get(succeeded), sampleMeta(succeeded, 'SUCCESS', 'first'));
+    await backend.set(fresh, sampleMeta(fresh, 'SUCCESS', 'only'), { firstWrite: true, expiresIn: 3600 });
+    same(await backend.get(fresh), sampleMeta(fresh, 'SUCCESS', 'only'));
   },
   async 'expiresIn is honoured'(open, waits, _t, same) {
     const backend = await open();

@@ -31,6 +31,13 @@ export interface SetResultOptions {
    */
   readonly replyTo?: string | null;
   readonly correlationId?: string | null;
+  /**
+   * The caller knows of no state stored before for this task id (a SUCCESS written by the worker
+   * that ran the task's first delivery, not a retry, with no STARTED or progress state stored for
+   * it). A backend may then write without reading first; it must still never replace a stored
+   * SUCCESS. Backends that read first anyway ignore it.
+   */
+  readonly firstWrite?: boolean;
 }
 
 /** One `watch()`: settles at the next wake-up, or when stopped. */

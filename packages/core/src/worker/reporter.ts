@@ -47,7 +47,7 @@ export class Reporter {
       request.finished = true;
       this.stats.succeeded++;
       if (request.ignoreResult) return RESOLVED;
-      return this.writer.store(request.message, request.delivery.queue, States.SUCCESS, outcome.value);
+      return this.writer.store(request.message, request.delivery.queue, States.SUCCESS, outcome.value, null, request.firstResult);
     }
     return this.reportAndSettle(request, outcome);
   }
@@ -88,7 +88,7 @@ export class Reporter {
           }
         }
         this.stats.succeeded++;
-        await store('SUCCESS', () => this.writer.store(message, delivery.queue, States.SUCCESS, outcome.value));
+        await store('SUCCESS', () => this.writer.store(message, delivery.queue, States.SUCCESS, outcome.value, null, request.firstResult));
         if (hasCanvas(message)) await this.workflow(request.message, () => this.canvas.afterStored(message, States.SUCCESS, outcome.value));
         return 'ack';
       case 'failure':

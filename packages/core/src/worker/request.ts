@@ -22,6 +22,8 @@ export class TaskRequest {
   givenBack = false;
   /** True once the task's outcome is being reported; later state updates are ignored. */
   finished = false;
+  /** True once this worker stored a state for it before its outcome (STARTED, progress, custom). */
+  stateStored = false;
   constructor(
     readonly delivery: Delivery,
     readonly message: TaskMessage,
@@ -64,6 +66,13 @@ export class TaskRequest {
   get timeLimits(): { hard: number | null; soft: number | null } {
     const [hard, soft] = this.message.headers.timelimit;
     return { hard: hard ?? this.task.options.timeLimit ?? null, soft: soft ?? this.task.options.softTimeLimit ?? null };
+  }
+  /**
+   * Its SUCCESS would be the first state stored for its id, as far as this worker knows: its
+   * message's first delivery (not redelivered, not a retry) and no state stored for it before.
+   */
+  get firstResult(): boolean {
+    return !this.stateStored && !this.delivery.redelivered && !this.message.headers.retries;
   }
   isExpired(now: number): boolean {
     return this.message.expires !== null && this.message.expires.getTime() <= now;

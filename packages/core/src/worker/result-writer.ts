@@ -12,8 +12,11 @@ export class ResultWriter {
     private readonly hostname: string,
   ) {}
 
-  /** Stores a state for a message; does nothing when the app has no backend. */
-  store(message: TaskMessage, queue: string, status: TaskState, result: unknown, traceback: string | null = null): Promise<void> {
+  /**
+   * Stores a state for a message; does nothing when the app has no backend. `firstWrite`: no
+   * state was stored for it before, as far as the worker knows (SetResultOptions.firstWrite).
+   */
+  store(message: TaskMessage, queue: string, status: TaskState, result: unknown, traceback: string | null = null, firstWrite = false): Promise<void> {
     const backend = this.app.backend;
     if (!backend) return Promise.resolve();
     try {
@@ -37,6 +40,7 @@ export class ResultWriter {
         notify: typeof notify === 'string' ? notify : null,
         replyTo: typeof p.reply_to === 'string' && p.reply_to !== '' ? p.reply_to : null,
         correlationId: typeof p.correlation_id === 'string' ? p.correlation_id : h.id,
+        firstWrite,
       });
     } catch (err) {
       return Promise.reject(err);

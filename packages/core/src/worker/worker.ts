@@ -127,6 +127,7 @@ export class Worker {
       updateState: (req, state, meta) => {
         // Once the task has been reported, a late progress call must not replace its final state.
         if (req.ignoreResult || req.finished) return Promise.resolve();
+        req.stateStored = true;
         return this.writer.store(req.message, req.delivery.queue, state, meta);
       },
     };
@@ -336,6 +337,7 @@ export class Worker {
 
   private async runStarted(request: TaskRequest): Promise<void> {
     const started = { pid: process.pid, hostname: this.hostname };
+    request.stateStored = true;
     await this.reporter.save(request.id, () => this.writer.store(request.message, request.delivery.queue, States.STARTED, started));
     await this.execute(request);
   }
