@@ -14,7 +14,7 @@ import { RedisBackend } from '@celeriac/redis';
 import type { Redis } from 'ioredis';
 import { STORE_AND_PUBLISH_MANY } from '../src/result-scripts.js';
 import { deletePrefixed, rawClient, REDIS_URL, redisSkipReason, uniquePrefix, withPrefix } from './backend-fixture.js';
-import { quiet, watchCommands, type Seen } from './monitor-fixture.js';
+import { watchCommands, type Seen } from './monitor-fixture.js';
 
 const skip = await redisSkipReason();
 
@@ -25,6 +25,11 @@ describe('redis result backend: first writes', { skip }, () => {
   let commands: Awaited<ReturnType<typeof watchCommands>>;
   const named = (name: string) => (s: Seen) => s.args[0]?.toLowerCase() === name;
   const scripts = () => commands.seen.filter((s) => named('evalsha')(s) && s.args[1] === STORE_AND_PUBLISH_MANY.sha);
+  /** A result marked with a text of its own, found verbatim in MONITOR's escaped arguments. */
+  const marked = (id: string) => {
+    const mark = `mark-${randomUUID()}`;
+    return { mark, meta: sampleMeta(id, 'SUCCESS', mark), in: (s: Seen) => s.args.some((a) => a.includes(mark)) };
+  };
   beforeEach(async () => {
     prefix = uniquePrefix('backend-first-write');
     raw = rawClient();
@@ -39,61 +44,116 @@ describe('redis result backend: first writes', { skip }, () => {
     raw.disconnect();
   });
 
+  /**
+   * The messages published on `channels`, by channel; caughtUp() resolves once every message
+   * published before it has arrived (a marker published after them, on the same connection's
+   * subscription, arrives last), and drops the marker.
+   */
+  async function listen(...channels: string[]) {
+    const listener = rawClient();
+    const heard: Array<{ channel: string; text: string }> = [];
+    listener.on('message', (channel: string, text: string) => heard.push({ channel, text }));
+    await listener.subscribe(...channels);
+    return {
+      heard,
+      close: () => listener.disconnect(),
+      async caughtUp(): Promise<void> {
+        const mark = `caught-up-${randomUUID()}`;
+        await raw.publish(channels[0]!, mark);
+        for (const until = Date.now() + 5000; !heard.some((h) => h.text === mark); await new Promise((r) => setTimeout(r, 10))) {
+          if (Date.now() > until) throw new Error('the marker was not heard within 5 s');
+        }
+        heard.splice(heard.findIndex((h) => h.text === mark), 1);
+      },
+    };
+  }
+
   it('goes as SET NX with its time to live and two PUBLISHes, no script', async () => {
     const id = randomUUID();
     const key = `${prefix}celery-task-meta-${id}`;
     const notify = `${prefix}notify-${randomUUID()}`;
-    const listener = rawClient();
-    const heard: string[] = [];
-    listener.on('message', (channel: string) => heard.push(channel));
-    await listener.subscribe(key, notify);
+    const listener = await listen(key, notify);
     try {
       await backend.set(id, sampleMeta(id), { firstWrite: true, notify, expiresIn: 60 });
       const ttl = await raw.pttl(key);
       assert.ok(ttl > 55_000 && ttl <= 60_000, `time to live ${ttl} ms`);
       assert.deepEqual(await backend.get(id), sampleMeta(id));
-      await quiet();
+      await commands.caughtUp(raw);
       const sets = commands.seen.filter(named('set'));
       assert.equal(sets.length, 1);
       assert.deepEqual([sets[0]!.args[1], ...sets[0]!.args.slice(3)], [key, 'PX', '60000', 'NX']);
       assert.deepEqual(commands.seen.filter(named('publish')).map((s) => s.args[1]), [key, notify]);
       assert.deepEqual(scripts(), [], 'a first write ran the script');
-      assert.deepEqual(heard.sort(), [key, notify].sort());
+      await listener.caughtUp();
+      assert.deepEqual(listener.heard.map((h) => h.channel).sort(), [key, notify].sort());
     } finally {
-      listener.disconnect();
+      listener.close();
     }
+  });
+
+  it('without a time to live, SET NX has no PX', async () => {
+    const id = randomUUID();
+    const key = `${prefix}celery-task-meta-${id}`;
+    await backend.set(id, sampleMeta(id), { firstWrite: true, expiresIn: null });
+    assert.equal(await raw.pttl(key), -1);
+    await commands.caughtUp(raw);
+    assert.deepEqual(commands.seen.filter(named('set')).map((s) => [s.args[1], ...s.args.slice(3)]), [[key, 'NX']]);
   });
 
   it('falls back to the guarded script when the key exists: a state is replaced, a SUCCESS kept', async () => {
     const [started, done] = [randomUUID(), randomUUID()];
     await backend.set(started, sampleMeta(started, 'STARTED', null));
     await backend.set(done, sampleMeta(done, 'SUCCESS', 'first'));
-    const before = scripts().length;
-    await backend.set(started, sampleMeta(started, 'SUCCESS', 'ok'), { firstWrite: true });
-    await backend.set(done, sampleMeta(done, 'SUCCESS', 'second'), { firstWrite: true });
-    assert.deepEqual(await backend.get(started), sampleMeta(started, 'SUCCESS', 'ok'));
+    const [ok, second] = [marked(started), marked(done)];
+    await backend.set(started, ok.meta, { firstWrite: true });
+    await backend.set(done, second.meta, { firstWrite: true });
+    assert.deepEqual(await backend.get(started), ok.meta);
     assert.deepEqual(await backend.get(done), sampleMeta(done, 'SUCCESS', 'first'));
-    await quiet();
-    assert.equal(scripts().length - before, 2, 'each write that found its key went through the script');
+    await commands.caughtUp(raw);
+    // Each tried SET NX first, then, finding its key, the script.
+    for (const write of [ok, second]) {
+      assert.deepEqual(commands.seen.filter((s) => write.in(s) && s.source !== 'lua' && (named('set')(s) || s.args[1] === STORE_AND_PUBLISH_MANY.sha)).map((s) => s.args[0]!.toLowerCase()), ['set', 'evalsha']);
+    }
   });
 
-  it('a write sent again finds itself stored and publishes again (its first reply was lost)', async () => {
+  it('first writes and others of one turn: each stored its own way, each settled on its own', async () => {
+    const [fresh, started, plain, wrong] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    await backend.set(started, sampleMeta(started, 'STARTED', null));
+    await raw.hset(`${prefix}celery-task-meta-${wrong}`, 'f', 'v');
+    const writes = { fresh: marked(fresh), started: marked(started), plain: marked(plain), wrong: marked(wrong) };
+    const outcomes = await Promise.allSettled([
+      backend.set(fresh, writes.fresh.meta, { firstWrite: true }),
+      backend.set(started, writes.started.meta, { firstWrite: true }),
+      backend.set(plain, writes.plain.meta),
+      backend.set(wrong, writes.wrong.meta, { firstWrite: true }),
+    ]);
+    assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+    assert.match(String((outcomes[3] as PromiseRejectedResult).reason), /WRONGTYPE/);
+    assert.deepEqual(await backend.getMany([fresh, started, plain]), [writes.fresh.meta, writes.started.meta, writes.plain.meta]);
+    await commands.caughtUp(raw);
+    const how = (w: { in: (s: Seen) => boolean }) => commands.seen.filter((s) => w.in(s) && s.source !== 'lua' && s.args[0]!.toLowerCase() !== 'publish').map((s) => s.args[0]!.toLowerCase());
+    assert.deepEqual(how(writes.fresh), ['set']);
+    assert.deepEqual(how(writes.started), ['set', 'evalsha']);
+    assert.deepEqual(how(writes.plain), ['evalsha']);
+    assert.deepEqual(how(writes.wrong), ['set', 'evalsha']);
+  });
+
+  it('a write sent again finds itself stored and publishes again on both channels (its first reply was lost)', async () => {
     const id = randomUUID();
     const key = `${prefix}celery-task-meta-${id}`;
-    await backend.set(id, sampleMeta(id));
-    const listener = rawClient();
-    const heard: string[] = [];
-    listener.on('message', (_channel: string, text: string) => heard.push(text));
-    await listener.subscribe(key);
+    const notify = `${prefix}notify-${randomUUID()}`;
+    await backend.set(id, sampleMeta(id), { notify });
+    const listener = await listen(key, notify);
     try {
-      await backend.set(id, sampleMeta(id));
-      await backend.set(id, sampleMeta(id, 'SUCCESS', 'another'));
-      await quiet();
+      await backend.set(id, sampleMeta(id), { notify });
+      await backend.set(id, sampleMeta(id, 'SUCCESS', 'another'), { notify });
+      await listener.caughtUp();
       // The same value told again; another SUCCESS neither stored nor told.
-      assert.deepEqual(heard.map((t) => (JSON.parse(t) as { result: unknown }).result), [sampleMeta(id).result]);
+      const told = JSON.stringify(sampleMeta(id));
+      assert.deepEqual(listener.heard.sort((a, b) => a.channel.localeCompare(b.channel)), [{ channel: key, text: told }, { channel: notify, text: told }].sort((a, b) => a.channel.localeCompare(b.channel)));
       assert.deepEqual(await backend.get(id), sampleMeta(id));
     } finally {
-      listener.disconnect();
+      listener.close();
     }
   });
 });

@@ -4,6 +4,7 @@
  * running side by side on the same server do not see each other's.
  */
 import { connect } from 'node:net';
+import type { Redis } from 'ioredis';
 import { REDIS_URL } from './backend-fixture.js';
 
 export type Seen = MonitorLine;
@@ -27,12 +28,19 @@ export async function monitor(keep: (line: MonitorLine) => boolean, base = REDIS
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   const lines: MonitorLine[] = [];
   let buffered = '';
+  // MONITOR's +OK (after AUTH's, if any): from then on every command is reported.
+  let acknowledged!: () => void;
+  let refused!: (err: Error) => void;
+  const watching = new Promise<void>((resolve, reject) => ((acknowledged = resolve), (refused = reject)));
+  let oks = url.password ? 2 : 1;
   socket.setEncoding('latin1');
   socket.on('data', (chunk: string) => {
     buffered += chunk;
     for (let end = buffered.indexOf('\r\n'); end >= 0; end = buffered.indexOf('\r\n')) {
       const text = buffered.slice(0, end);
       buffered = buffered.slice(end + 2);
+      if (text === '+OK' && oks > 0 && --oks === 0) acknowledged();
+      if (text.startsWith('-') && oks > 0) refused(new Error(`MONITOR refused: ${text}`));
       // +<time> [<db> <source>] "arg" "arg" ...
       const m = /^\+\S+ \[(\d+) (\S+)\] "(.*)"$/.exec(text);
       if (!m) continue;
@@ -42,14 +50,36 @@ export async function monitor(keep: (line: MonitorLine) => boolean, base = REDIS
   });
   if (url.password) socket.write(`AUTH ${decodeURIComponent(url.username || 'default')} ${decodeURIComponent(url.password)}\r\n`);
   socket.write('MONITOR\r\n');
+  await watching.catch((err: unknown) => {
+    socket.destroy();
+    throw err;
+  });
   return { lines, stop: () => socket.destroy() };
 }
 
 /** Every command Redis runs that names something under `prefix` (tests side by side do not see each other's). */
-export async function watchCommands(prefix: string): Promise<{ readonly seen: Seen[]; stop(): void }> {
+export async function watchCommands(prefix: string): Promise<{ readonly seen: Seen[]; stop(): void; caughtUp(client: Redis): Promise<void> }> {
   const { lines, stop } = await monitor((line) => line.args.some((a) => a.includes(prefix)));
-  return { seen: lines, stop };
+  let marks = 0;
+  return {
+    seen: lines,
+    stop,
+    /**
+     * Resolves once the watch has seen a command `client` sends now, so every command Redis ran
+     * before it too (MONITOR reports commands in the order they ran); the marker is then dropped
+     * from `seen`. Unlike quiet(), does not depend on how fast the stream is read.
+     */
+    async caughtUp(client: Redis): Promise<void> {
+      const mark = `${prefix}caught-up-${++marks}`;
+      await client.exists(mark);
+      const found = () => lines.findIndex((l) => l.args[1] === mark);
+      for (const until = Date.now() + 5000; found() < 0; await quiet(10)) {
+        if (Date.now() > until) throw new Error(`MONITOR did not report ${mark} within 5 s`);
+      }
+      lines.splice(found(), 1);
+    },
+  };
 }
 
 /** MONITOR's stream is read apart from the clients under test: let it catch up. */
-export const quiet = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 200));
+export const quiet = (ms = 200): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
