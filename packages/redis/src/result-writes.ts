@@ -126,18 +126,23 @@ export class ResultWrites implements Rider {
   };
 
   private flush(): void {
-    let writes = this.pending;
+    const writes = this.pending;
     this.pending = [];
-    if (writes.some((w) => w.firstWrite)) {
-      try {
-        const client = this.options.client();
-        writes = corked(client, () => this.plainFirst(client, writes));
-      } catch (err) {
-        // Closed: these go the script's way, which reports it.
-        void err;
-      }
+    if (writes.length === 0) return;
+    const sendAll = (rest: PendingWrite[]) => {
+      for (let i = 0; i < rest.length; i += MAX_BATCH) this.track(this.send(rest.slice(i, i + MAX_BATCH)));
+    };
+    if (!writes.some((w) => w.firstWrite)) return sendAll(writes);
+    let client: Redis;
+    try {
+      client = this.options.client();
+    } catch {
+      // Closed: these go the script's way, which reports it.
+      return sendAll(writes);
     }
-    for (let i = 0; i < writes.length; i += MAX_BATCH) this.track(this.send(writes.slice(i, i + MAX_BATCH)));
+    // send() issues its script call before its first await: the plain commands and the batch
+    // leave in one socket write, as they do riding a take.
+    corked(client, () => sendAll(this.plainFirst(client, writes)));
   }
 
   /**
