@@ -27,6 +27,8 @@ describe('worker: first writes', () => {
   let rejected = false;
   before(() => {
     app.task('fw.plain', () => 1);
+    // Late ack: its SUCCESS is stored on the reporter's other path (record()).
+    app.task({ name: 'fw.late', acksLate: true }, () => 6);
     app.task({ name: 'fw.started', trackStarted: true }, () => 2);
     app.task('fw.progress', async (ctx) => {
       await ctx.progress({ done: 1 });
@@ -48,10 +50,13 @@ describe('worker: first writes', () => {
     await app.close();
   });
 
-  test('the SUCCESS of a first delivery with nothing stored before is a first write', async () => {
+  test('the SUCCESS of a first delivery with nothing stored before is a first write (early or late ack)', async () => {
     const r = await app.sendTask('fw.plain');
+    const late = await app.sendTask('fw.late');
     assert.equal(await r.get({ timeout: 5000 }), 1);
+    assert.equal(await late.get({ timeout: 5000 }), 6);
     assert.deepEqual(backend.of(r.id), ['SUCCESS first']);
+    assert.deepEqual(backend.of(late.id), ['SUCCESS first']);
   });
 
   test('not after a STARTED or a progress state', async () => {
