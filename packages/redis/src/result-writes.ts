@@ -151,7 +151,8 @@ export class ResultWrites implements Rider {
    * ttl NX`, then PUBLISH on the key's channel and on `notify`. Returns the other writes. When the
    * key exists after all (a state of an earlier delivery, or a SUCCESS of a duplicate run: only
    * possible when the same id runs twice without being marked redelivered) the write goes through
-   * the guarded script, which keeps a stored SUCCESS; the notification went out already then.
+   * the guarded script, which keeps a stored SUCCESS. Unlike the script, the value was published
+   * before that guard decided: over a stored SUCCESS, listeners heard one that is not kept.
    */
   private plainFirst(client: Redis, writes: PendingWrite[]): PendingWrite[] {
     let rest: PendingWrite[] | null = null;
