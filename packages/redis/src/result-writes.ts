@@ -64,7 +64,9 @@ export class ResultWrites implements Rider {
   /**
    * Stores `value` at `key` (with a time to live in ms, 0 = none) and publishes it on the key's
    * channel, and on `notify` unless it is ''; with `keepSuccess`, a stored SUCCESS is left as it
-   * is (and nothing published). Sent once the current callback and its promise jobs are done.
+   * is (and nothing published, unless it is this very value: a resend, published again).
+   * `firstWrite` (with `keepSuccess`): no state is known to be stored at `key`, so plain commands
+   * may do (plainFirst). Sent once the current callback and its promise jobs are done.
    */
   write(key: string, value: string, ttlMs: number, keepSuccess: boolean, notify = '', firstWrite = false): Promise<void> {
     return new Promise<void>((resolve, reject) => {
