@@ -331,6 +331,8 @@ export class HeldDeliveries {
 
   /** Moves landed messages from their landing lists back onto their queues' lists (see move()). */
   private async returnLanded(items: readonly Held[], side: 'L' | 'R', redelivered: boolean): Promise<number> {
+    // Settled from here on: the end-of-turn record (recordLanded) must not race this move.
+    for (const h of items) h.settling = true;
     const ordered = side === 'R' ? [...items].reverse() : items;
     let moved = 0;
     // One script call per landing list (a consumer's give-back is one list).
