@@ -24,9 +24,9 @@
 import type { Logger } from '@celeriac/core';
 import type { BrokerConnection } from './broker-connection.js';
 import type { Redis } from 'ioredis';
-import { ACK, DEAD_LETTER, DEAD_LETTER_LANDED, MOVE_BACK, RECORD_LANDED, RENEW, RETURN_LANDED } from './broker-scripts.js';
+import { ACK, DEAD_LETTER, DEAD_LETTER_LANDED, MOVE_BACK, RECORD_LANDED, RENEW } from './broker-scripts.js';
 import { markRedelivered } from './kombu-envelope.js';
-import { pushedBack } from './landing.js';
+import { pushedBack, returnLanded } from './landing.js';
 import type { KombuKeys } from './kombu-keys.js';
 import { retryRedis } from './redis-retry.js';
 
@@ -339,9 +339,8 @@ export class HeldDeliveries {
     const byList = new Map<string, Held[]>();
     for (const h of ordered) byList.set(h.landing!.list, [...(byList.get(h.landing!.list) ?? []), h]);
     for (const [list, group] of byList) {
-      const args: (string | Buffer)[] = [list, ...group.map((h) => this.keys.list(h.queue, h.priority))];
-      for (const h of group) args.push(h.landing!.raw, pushedBack(h.landing!.raw, redelivered), side);
-      moved += Number(await this.retry(`giving back ${group.length} landed message(s)`, () => RETURN_LANDED.runFlat(this.conn.client, 1 + group.length, args)));
+      const back = group.map((h) => ({ raw: h.landing!.raw, target: this.keys.list(h.queue, h.priority), pushed: pushedBack(h.landing!.raw, redelivered) }));
+      moved += await this.retry(`giving back ${group.length} landed message(s)`, () => returnLanded(this.conn.client, list, back, side));
     }
     for (const h of items) this.held.delete(h);
     return moved;

@@ -112,16 +112,29 @@ export async function restoreLandings(client: Redis, keys: KombuKeys, logger: Lo
     const target = keys.list(parsed.queue, 0);
     // Newest first (a wait pushes on the left): RPUSHed in this order, the oldest ends up served first.
     const items = await client.lrangeBuffer(list, 0, -1);
-    if (items.length > 0) {
-      const args: (string | Buffer)[] = [list];
-      for (let i = 0; i < items.length; i++) args.push(target);
-      for (const raw of items) args.push(raw, pushedBack(raw, true), 'R');
-      moved += Number(await RETURN_LANDED.runFlat(client, 1 + items.length, args));
-    }
+    moved += await returnLanded(client, list, items.map((raw) => ({ raw, target, pushed: pushedBack(raw, true) })), 'R');
     await FORGET_LANDING.run(client, [keys.landings, alive, list], [member, 'sweep']);
   }
   if (moved > 0) logger.warn(`redis broker: restored ${moved} message(s) from the landing lists of consumers that are gone`);
   return moved;
+}
+
+/** One landed element going back: onto `target` (a list key), as `pushed`. */
+export interface LandedReturn {
+  readonly raw: Buffer;
+  readonly target: string;
+  readonly pushed: string | Buffer;
+}
+
+/**
+ * Moves `items` out of the landing list `list` onto their lists (broker-scripts.ts RETURN_LANDED,
+ * pushed on `side`), each only if it is still there. Returns how many moved.
+ */
+export async function returnLanded(client: Redis, list: string, items: readonly LandedReturn[], side: 'L' | 'R'): Promise<number> {
+  if (items.length === 0) return 0;
+  const args: (string | Buffer)[] = [list, ...items.map((i) => i.target)];
+  for (const i of items) args.push(i.raw, i.pushed, side);
+  return Number(await RETURN_LANDED.runFlat(client, 1 + items.length, args));
 }
 
 /** What goes back on a list for a landed element: marked redelivered if asked and it can be; else as it was. */

@@ -10,12 +10,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Delivery, Logger, RawMessage } from '@celeriac/core';
 import type { Redis } from 'ioredis';
-import { ACK, RETURN_LANDED, TAKE } from './broker-scripts.js';
+import { ACK, TAKE } from './broker-scripts.js';
 import { corked } from './corked-writes.js';
 import type { AckSlot, HeldDeliveries, Held } from './held-deliveries.js';
 import { decodeEnvelope } from './kombu-envelope.js';
 import { PRIORITY_STEPS, type KombuKeys } from './kombu-keys.js';
-import { ConsumerLanding, type LandingSpot } from './landing.js';
+import { ConsumerLanding, returnLanded, type LandingSpot } from './landing.js';
 import type { TakeBatch } from './redis-consumer.js';
 import type { Lane } from './shared-lane.js';
 
@@ -246,12 +246,8 @@ export class TakenMessages {
     const known = this.held.landedIn(spot.list);
     const items = await client.lrangeBuffer(spot.list, 0, -1);
     const unknown = items.filter((raw) => !known.some((k) => k.equals(raw)));
-    if (unknown.length > 0) {
-      const target = this.keys.list(spot.queue, 0);
-      const args: (string | Buffer)[] = [spot.list, ...unknown.map(() => target)];
-      for (const raw of unknown) args.push(raw, raw, 'R');
-      await RETURN_LANDED.runFlat(client, 1 + unknown.length, args);
-    }
+    const target = this.keys.list(spot.queue, 0);
+    await returnLanded(client, spot.list, unknown.map((raw) => ({ raw, target, pushed: raw })), 'R');
     spot.suspect = false;
   }
 
