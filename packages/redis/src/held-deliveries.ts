@@ -50,6 +50,11 @@ export interface Held {
 export interface Landed {
   readonly list: string;
   readonly raw: Buffer;
+  /**
+   * The element as commands name it (LREM, the record into `unacked`): its text when that is the
+   * same bytes (landing.ts `landedElement`), which ioredis sends without assembling a buffer.
+   */
+  readonly element: string | Buffer;
 }
 
 interface PendingAck {
@@ -137,9 +142,9 @@ export class HeldDeliveries {
     const batch = this.landedAcks;
     this.landedAcks = [];
     for (const p of batch) {
-      const { list, raw } = p.held.landing!;
+      const { list, element } = p.held.landing!;
       const sent = new Promise<void>((done) => {
-        client.lrem(list, 1, raw, (err?: Error | null, removed?: number) => {
+        client.lrem(list, 1, element, (err?: Error | null, removed?: number) => {
           if (err) {
             this.landedAcks.push(p);
             this.scheduleFlush();
@@ -164,7 +169,7 @@ export class HeldDeliveries {
     if (todo.length === 0) return;
     const list = todo[0]!.landing!.list;
     const args: (string | Buffer)[] = [list, this.keys.unacked, this.keys.unackedIndex];
-    for (const h of todo) args.push(h.landing!.raw, h.tag, h.entry);
+    for (const h of todo) args.push(h.landing!.element, h.tag, h.entry);
     const recording = this.retry(`recording ${todo.length} landed message(s)`, () => RECORD_LANDED.runFlat(this.conn.client, 3, args)).then(
       (replies) => {
         todo.forEach((h, i) => {
@@ -366,7 +371,7 @@ export class HeldDeliveries {
       const batch = this.landedAcks.splice(0);
       await Promise.all(
         batch.map(({ held }, i) =>
-          this.retry(`acknowledging ${held.tag}`, () => this.conn.client.lrem(held.landing!.list, 1, held.landing!.raw)).then(
+          this.retry(`acknowledging ${held.tag}`, () => this.conn.client.lrem(held.landing!.list, 1, held.landing!.element)).then(
             (removed) => this.settleLanded(batch[i]!, Number(removed)),
             (err: unknown) => {
               // Fatal, or the broker closed: it stays in its landing list, given back by a sweep.

@@ -137,11 +137,22 @@ export async function returnLanded(client: Redis, list: string, items: readonly 
   return Number(await RETURN_LANDED.runFlat(client, 1 + items.length, args));
 }
 
+/**
+ * How commands name a landed element: `text` (its UTF-8 decoding) when that encodes back to the
+ * same bytes, else the bytes. A decoding is exact unless it replaced a malformed sequence with
+ * U+FFFD; a real U+FFFD in the message falls back to the bytes too (rare, and only slower).
+ */
+export function landedElement(raw: Buffer, text: string): string | Buffer {
+  return text.includes('\uFFFD') ? raw : text;
+}
+
 /** What goes back on a list for a landed element: marked redelivered if asked and it can be; else as it was. */
 export function pushedBack(raw: Buffer, redelivered: boolean): string | Buffer {
   if (!redelivered) return raw;
   const text = raw.toString('utf8');
+  // Not UTF-8 (see landedElement): the exact bytes go back, unmarked.
+  if (landedElement(raw, text) === raw) return raw;
   const marked = markRedelivered(text);
-  // Not an envelope that could be marked (or not UTF-8): the exact bytes go back.
+  // Not an envelope that could be marked: the exact bytes go back.
   return marked === text ? raw : marked;
 }

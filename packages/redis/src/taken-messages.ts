@@ -15,7 +15,7 @@ import { corked } from './corked-writes.js';
 import type { AckSlot, HeldDeliveries, Held } from './held-deliveries.js';
 import { decodeEnvelope } from './kombu-envelope.js';
 import { PRIORITY_STEPS, type KombuKeys } from './kombu-keys.js';
-import { ConsumerLanding, returnLanded, type LandingSpot } from './landing.js';
+import { ConsumerLanding, landedElement, returnLanded, type LandingSpot } from './landing.js';
 import type { TakeBatch } from './redis-consumer.js';
 import type { Lane } from './shared-lane.js';
 
@@ -222,7 +222,7 @@ export class TakenMessages {
       // An element that is not even an envelope with a tag is kept as it came (raw), as TAKE does.
       const asEnvelope = !RAW_CODES.has(decoded.code);
       try {
-        await this.held.deadLetterLanded({ list: spot.list, raw }, randomUUID(), queue, decoded.code, decoded.reason, asEnvelope);
+        await this.held.deadLetterLanded({ list: spot.list, raw, element: raw }, randomUUID(), queue, decoded.code, decoded.reason, asEnvelope);
       } catch (err) {
         // Left in the landing list: given back to the queue before the next wait, to be tried again.
         spot.suspect = true;
@@ -231,7 +231,7 @@ export class TakenMessages {
       return { deliveries: [], deadLettered: 1 };
     }
     const entry = `[${envelope}, "", ${this.jsonName(queue)}]`;
-    const held: Held = { tag: decoded.deliveryTag, queue, priority: decoded.priority, envelope, entry, settling: false, landing: { list: spot.list, raw }, recording: null };
+    const held: Held = { tag: decoded.deliveryTag, queue, priority: decoded.priority, envelope, entry, settling: false, landing: { list: spot.list, raw, element: landedElement(raw, envelope) }, recording: null };
     this.held.add(held);
     // Not settled by the end of this turn (acks late, or waiting for a free slot): held in unacked.
     setImmediate(() => this.held.recordLanded([held]));

@@ -72,6 +72,35 @@ describe('redis broker: landing lists', { skip }, () => {
     assert.equal(envelope.headers.redelivered, true);
   });
 
+  /** An envelope whose tag header holds a byte that is not UTF-8 (0xFF): still JSON, read lossily. */
+  const notUtf8 = async (broker: ReturnType<PrefixScope['broker']>): Promise<Buffer> => {
+    await broker.publish(taskMessage('MARK'), { queue: 'tmp' });
+    const [before, after] = (await scope.redis.lpop(scope.key('tmp')))!.split('MARK');
+    return Buffer.concat([Buffer.from(before!), Buffer.from([0x62, 0xff]), Buffer.from(after!)]);
+  };
+
+  it('acknowledges a landed message that is not UTF-8 by its exact bytes, in its first turn and after its record', async () => {
+    const broker = scope.broker();
+    const got: Delivery[] = [];
+    const acked: Promise<void>[] = [];
+    // The first is acknowledged in the turn it landed in (its LREM names its bytes); the second is
+    // left unsettled, so it is recorded from the landing list into unacked by its bytes.
+    const consumer = await broker.consume(['q'], (d: Delivery) => void (got.push(d) === 1 && acked.push(d.ack())), { prefetch: 4 });
+    await waiting();
+    await scope.redis.lpush(scope.key('q'), await notUtf8(broker));
+    await eventually(async () => acked.length === 1, waits.timeoutMs, 'the first delivery');
+    await acked[0];
+    assert.equal(tagOf(got[0]!.message), 'b\uFFFD');
+    assert.deepEqual(await landed(), []);
+    assert.equal(await scope.redis.hlen(scope.key('unacked')), 0);
+    await scope.redis.lpush(scope.key('q'), await notUtf8(broker));
+    await eventually(async () => (await scope.redis.hlen(scope.key('unacked'))) === 1, waits.timeoutMs, 'the record in unacked');
+    assert.deepEqual(await landed(), []);
+    await got[1]!.ack();
+    assert.equal(await scope.redis.hlen(scope.key('unacked')), 0);
+    await consumer.cancel();
+  });
+
   it('dead-letters a malformed element that lands, with its reason, and goes on', async () => {
     const broker = scope.broker();
     const inbox = new Inbox();
