@@ -34,6 +34,8 @@ export interface WorkerHandle {
 export interface SpawnOptions {
   /** Directory where the child writes a V8 CPU profile when it exits. */
   readonly cpuProfileDir?: string | undefined;
+  /** More Node flags for the child, after tsx's `--import` (e.g. another `--import`). */
+  readonly nodeFlags?: readonly string[];
 }
 
 /** Child processes still alive, killed if this process exits early (an error, Ctrl-C). */
@@ -56,7 +58,7 @@ const CONDITIONS = process.execArgv.flatMap((arg, i, all) => {
 /** Starts `script` (TypeScript, through tsx) with `args`; resolves once it is connected and waiting. */
 export async function spawnWorkerProcess(script: string, args: readonly string[], options: SpawnOptions = {}): Promise<WorkerHandle> {
   const profile = options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : [];
-  const child = spawn(process.execPath, [...CONDITIONS, '--import', 'tsx', ...profile, script, ...args], {
+  const child = spawn(process.execPath, [...CONDITIONS, '--import', 'tsx', ...(options.nodeFlags ?? []), ...profile, script, ...args], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   children.add(child);

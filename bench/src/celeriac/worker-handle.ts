@@ -11,14 +11,15 @@ import { spawnWorkerProcess, type WorkerHandle } from '../worker-process.js';
 
 export type { WorkerHandle } from '../worker-process.js';
 
-const CHILD_SCRIPT = fileURLToPath(new URL('./worker-child.ts', import.meta.url));
+/** celeriac's worker process: `argv: <url> <concurrency> [<result backend url>]`. */
+export const CELERIAC_WORKER_SCRIPT = fileURLToPath(new URL('./worker-child.ts', import.meta.url));
 
 /**
  * Spawns a worker process on `url` and resolves once it is connected and waiting for `start()`.
  * With `cpuProfileDir`, the child writes a V8 CPU profile there when it exits.
  */
 export function spawnWorker(url: string, concurrency: number, cpuProfileDir?: string, backend?: string): Promise<WorkerHandle> {
-  return spawnWorkerProcess(CHILD_SCRIPT, [url, String(concurrency), ...(backend ? [backend] : [])], { cpuProfileDir });
+  return spawnWorkerProcess(CELERIAC_WORKER_SCRIPT, [url, String(concurrency), ...(backend ? [backend] : [])], { cpuProfileDir });
 }
 
 /** A worker on the same app, in this process. */

@@ -24,7 +24,8 @@ import { timeRoundTrips } from '../timing.js';
 import { spawnWorkerProcess, type SpawnOptions, type WorkerHandle } from '../worker-process.js';
 import { envelopeMaker, META_PREFIX, QUEUE, type EnvelopeMaker } from './raw-redis-wire.js';
 
-const CHILD_SCRIPT = fileURLToPath(new URL('./raw-redis-worker-child.ts', import.meta.url));
+/** The floor's worker process: `argv: <host> <port> <db> <concurrency>`. */
+export const RAW_REDIS_WORKER_SCRIPT = fileURLToPath(new URL('./raw-redis-worker-child.ts', import.meta.url));
 
 export const RAW_REDIS_ROW = 'raw-ioredis-redis';
 
@@ -33,7 +34,7 @@ export function rawRedisContestant(target: RedisTarget, spawnOptions: SpawnOptio
   function scene<T>(config: ScenarioConfig, fn: (redis: Redis, worker: WorkerHandle) => Promise<T>): Promise<T> {
     return withEmptyDb(target, async (redis) => {
       const args = [target.host, String(target.port), String(target.db), String(config.concurrency)];
-      const worker = await spawnWorkerProcess(CHILD_SCRIPT, args, spawnOptions);
+      const worker = await spawnWorkerProcess(RAW_REDIS_WORKER_SCRIPT, args, spawnOptions);
       try {
         return await fn(redis, worker);
       } finally {
@@ -91,32 +92,41 @@ export function rawRedisContestant(target: RedisTarget, spawnOptions: SpawnOptio
 
     latency: (config) =>
       scene(config, async (redis, worker): Promise<LatencyFigures> => {
-        const subscriber = redis.duplicate();
+        const client = await floorRoundTrips(redis);
         try {
-          const channel = `celeriac-notify-${randomUUID()}`;
-          await subscriber.subscribe(channel);
-          const make = envelopeMaker(channel);
-          let waiting: { id: string; resolve: () => void; reject: (err: Error) => void } | null = null;
-          subscriber.on('message', (_channel: string, text: string) => {
-            const meta = JSON.parse(text) as { task_id: string; status: string };
-            if (waiting?.id !== meta.task_id) return;
-            if (meta.status === 'SUCCESS') waiting.resolve();
-            else waiting.reject(new Error(`task ${meta.task_id} ended in ${meta.status}`));
-          });
           await worker.start();
-          const roundTrip = async () => {
-            const id = randomUUID();
-            // Waiting before sending: the push can beat the LPUSH's reply (another connection).
-            const pushed = new Promise<void>((resolve, reject) => (waiting = { id, resolve, reject }));
-            await redis.lpush(QUEUE, make(id, randomUUID()));
-            await pushed;
-          };
-          return await timeRoundTrips(config, roundTrip, target);
+          return await timeRoundTrips(config, client.roundTrip, target);
         } finally {
-          subscriber.disconnect();
+          client.close();
         }
       }),
   };
+}
+
+/**
+ * The floor's producer side of a latency round trip: LPUSH one envelope that carries the notify
+ * header, then await its meta on the one subscribed notify channel (a second connection).
+ */
+export async function floorRoundTrips(redis: Redis): Promise<{ roundTrip: () => Promise<void>; close: () => void }> {
+  const subscriber = redis.duplicate();
+  const channel = `celeriac-notify-${randomUUID()}`;
+  await subscriber.subscribe(channel);
+  const make = envelopeMaker(channel);
+  let waiting: { id: string; resolve: () => void; reject: (err: Error) => void } | null = null;
+  subscriber.on('message', (_channel: string, text: string) => {
+    const meta = JSON.parse(text) as { task_id: string; status: string };
+    if (waiting?.id !== meta.task_id) return;
+    if (meta.status === 'SUCCESS') waiting.resolve();
+    else waiting.reject(new Error(`task ${meta.task_id} ended in ${meta.status}`));
+  });
+  const roundTrip = async () => {
+    const id = randomUUID();
+    // Waiting before sending: the push can beat the LPUSH's reply (another connection).
+    const pushed = new Promise<void>((resolve, reject) => (waiting = { id, resolve, reject }));
+    await redis.lpush(QUEUE, make(id, randomUUID()));
+    await pushed;
+  };
+  return { roundTrip, close: () => subscriber.disconnect() };
 }
 
 /** Ids made before the clock starts, as celeriac-redis's. */
