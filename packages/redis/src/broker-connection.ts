@@ -8,7 +8,9 @@
  * back (`autoResendUnfulfilledCommands`), never failed after some number of attempts
  * (`maxRetriesPerRequest: null`): everything the broker sends is either idempotent (ack, renew)
  * or safe to repeat under at-least-once delivery (a take whose reply was lost leaves its messages
- * in `unacked`, restored after the visibility timeout). Operations that must not wait forever
+ * in `unacked`, restored after the visibility timeout). One is neither: a wait (BLMOVE into a
+ * landing list) sent again after its first run's reply was lost leaves that message in the list,
+ * unseen; the wait looks at `drops` (taken-messages.ts) and gives such messages back. Operations that must not wait forever
  * (connect, publish) call `waitReady()` with a deadline before they send anything.
  */
 import { Lifecycle } from '@celeriac/core';
@@ -36,6 +38,8 @@ export class BrokerConnection {
   private readonly waiters = new Set<() => void>();
   private lastError: Error | null = null;
   private lostAt = 0;
+  /** How many times the socket closed: a command in flight across a change was sent again. */
+  drops = 0;
 
   constructor(
     private readonly options: ResolvedBrokerOptions,
@@ -58,6 +62,7 @@ export class BrokerConnection {
       this.lastError = err;
     });
     this.client.on('ready', () => this.onReady());
+    this.client.on('close', () => this.drops++);
     this.client.on('reconnecting', () => this.onLost());
     this.client.on('end', () => this.setState('closed'));
   }

@@ -228,18 +228,21 @@ return out
 /**
  * Moves landed messages (landing.ts) back onto lists, each only if it is still in the landing
  * list: reject with requeue ('L', the back of the queue), giving back and the landing sweep ('R',
- * consumed next).
- * KEYS: landing list, then one list per item. ARGV per item: element (exact), text to push, 'L' or 'R'.
- * Returns how many moved.
+ * consumed next). With ARGV[1] '1', nothing moves while KEYS[2] exists (the sweep passes the
+ * consumer's alive key: it may have come back since the sweep looked).
+ * KEYS: landing list, the key that stops it (any key when ARGV[1] is '0'), then one list per item.
+ * ARGV: '1' or '0', then per item: element (exact), text to push, 'L' or 'R'.
+ * Returns how many moved, or -1 when stopped.
  */
 export const RETURN_LANDED = new LuaScript(
   'celeriac-broker-return-landed',
   `
+if ARGV[1] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local moved = 0
-for j = 1, #KEYS - 1 do
-  local raw, pushed, side = ARGV[3 * j - 2], ARGV[3 * j - 1], ARGV[3 * j]
+for j = 1, #KEYS - 2 do
+  local raw, pushed, side = ARGV[3 * j - 1], ARGV[3 * j], ARGV[3 * j + 1]
   if redis.call('LREM', KEYS[1], 1, raw) == 1 then
-    if side == 'L' then redis.call('LPUSH', KEYS[1 + j], pushed) else redis.call('RPUSH', KEYS[1 + j], pushed) end
+    if side == 'L' then redis.call('LPUSH', KEYS[2 + j], pushed) else redis.call('RPUSH', KEYS[2 + j], pushed) end
     moved = moved + 1
   end
 end

@@ -12,10 +12,13 @@
  *
  * A crash between the BLMOVE and that ack or record leaves the message in the landing list, never
  * lost: each consumer keeps a key `celeriac.alive.<id>` with a time to live (the visibility
- * timeout, at least a second), set again before its waits, and names its landing lists in the set
- * `celeriac.landings`. The restore sweep (unacked-upkeep.ts) gives the messages of a consumer
- * whose key expired back to the head of their queue, marked redelivered, as kombu's
- * `restore_visible` does for `unacked`, and forgets its empty lists. Every move out of a landing
+ * timeout, at least a second and long enough to outlive a wait), set again before its waits, and
+ * names its landing lists in the set `celeriac.landings`. The restore sweep (unacked-upkeep.ts)
+ * gives the messages of a consumer whose key expired back to the head of their queue, marked
+ * redelivered, as kombu's `restore_visible` does for `unacked` (the script that moves them checks
+ * the key again), and forgets its empty lists. A wait sent again by ioredis after a dropped
+ * connection may leave its first run's message in the list unseen: the consumer then gives back
+ * what it does not know of its list (taken-messages.ts reconcile). Every move out of a landing
  * list is an LREM of the exact element (a compare-and-set): the owner and a sweep never both move
  * one message.
  */
@@ -31,7 +34,7 @@ export interface LandingSpot {
   readonly member: string;
   /** The landing list's key. */
   readonly list: string;
-  /** A wait on this spot failed (connection lost): whatever landed unseen must go back first. */
+  /** A wait on this spot failed or crossed a dropped connection: whatever landed unseen must go back first. */
   suspect: boolean;
 }
 
@@ -45,13 +48,28 @@ export class ConsumerLanding {
   /** Members written since, for the spots first waited on after that. */
   private readonly registered = new Set<string>();
 
+  /**
+   * @param blockTimeoutMs the longest a wait blocks: the alive key outlives it (set at most every
+   *   quarter of its life, before a wait, it must not expire while the wait blocks).
+   */
   constructor(
     readonly id: string,
     private readonly keys: KombuKeys,
     visibilityTimeoutS: number,
+    blockTimeoutMs: number,
   ) {
     this.alive = keys.alive(id);
-    this.aliveMs = Math.max(1000, Math.ceil(visibilityTimeoutS * 1000));
+    this.aliveMs = Math.max(1000, Math.ceil(visibilityTimeoutS * 1000), 2 * blockTimeoutMs + 1000);
+  }
+
+  /** Some spot is suspect (see LandingSpot.suspect). */
+  get suspect(): boolean {
+    for (const spot of this.spots.values()) if (spot.suspect) return true;
+    return false;
+  }
+
+  suspects(): LandingSpot[] {
+    return [...this.spots.values()].filter((spot) => spot.suspect);
   }
 
   spot(queue: string): LandingSpot {
@@ -112,7 +130,10 @@ export async function restoreLandings(client: Redis, keys: KombuKeys, logger: Lo
     const target = keys.list(parsed.queue, 0);
     // Newest first (a wait pushes on the left): RPUSHed in this order, the oldest ends up served first.
     const items = await client.lrangeBuffer(list, 0, -1);
-    moved += await returnLanded(client, list, items.map((raw) => ({ raw, target, pushed: pushedBack(raw, true) })), 'R');
+    // Moved only if the key is still gone as they move (its consumer may have waited meanwhile).
+    const back = await returnLanded(client, list, items.map((raw) => ({ raw, target, pushed: pushedBack(raw, true) })), 'R', alive);
+    if (back < 0) continue;
+    moved += back;
     await FORGET_LANDING.run(client, [keys.landings, alive, list], [member, 'sweep']);
   }
   if (moved > 0) logger.warn(`redis broker: restored ${moved} message(s) from the landing lists of consumers that are gone`);
@@ -128,13 +149,15 @@ export interface LandedReturn {
 
 /**
  * Moves `items` out of the landing list `list` onto their lists (broker-scripts.ts RETURN_LANDED,
- * pushed on `side`), each only if it is still there. Returns how many moved.
+ * pushed on `side`), each only if it is still there; with `unlessKey`, none if that key exists
+ * (checked in the same script: a sweep's move of a consumer that is back). Returns how many
+ * moved, or -1 when `unlessKey` existed.
  */
-export async function returnLanded(client: Redis, list: string, items: readonly LandedReturn[], side: 'L' | 'R'): Promise<number> {
+export async function returnLanded(client: Redis, list: string, items: readonly LandedReturn[], side: 'L' | 'R', unlessKey?: string): Promise<number> {
   if (items.length === 0) return 0;
-  const args: (string | Buffer)[] = [list, ...items.map((i) => i.target)];
+  const args: (string | Buffer)[] = [list, unlessKey ?? list, ...items.map((i) => i.target), unlessKey === undefined ? '0' : '1'];
   for (const i of items) args.push(i.raw, i.pushed, side);
-  return Number(await RETURN_LANDED.runFlat(client, 1 + items.length, args));
+  return Number(await RETURN_LANDED.runFlat(client, 2 + items.length, args));
 }
 
 /**

@@ -118,7 +118,7 @@ export class RedisBroker implements Broker {
       logger: this.options.logger,
       stopped: () => !this.lifecycle.is('open'),
     });
-    this.taken = new TakenMessages(this.held, this.keys, this.options.logger, laneFor(this.options.connection), this.options.visibilityTimeoutS);
+    this.taken = new TakenMessages(this.held, this.keys, this.options.logger, laneFor(this.options.connection), this.options.visibilityTimeoutS, this.options.blockTimeoutMs);
     this.deadLetters = new RedisDeadLetters((what) => this.ready(what), this.keys);
     this.fanout = new RedisFanout(this.keys, this.options.logger, () => this.open(), () => {
       const conn = new BrokerConnection(this.options, 'pubsub');
@@ -135,7 +135,7 @@ export class RedisBroker implements Broker {
       },
       waitAndTake: async (consumer, blocking, list, queues, order) => {
         if (!this.upkeep.firstDone) await this.upkeep.first;
-        const wait = { blocking: blocking.client, commands: this.open().client, list, timeoutS: this.options.blockTimeoutMs / 1000 };
+        const wait = { blocking: blocking.client, drops: () => blocking.drops, commands: this.open().client, list, timeoutS: this.options.blockTimeoutMs / 1000 };
         return this.taken.waitAndTake(wait, consumer, queues, order);
       },
       unblock: async (clientId) => {

@@ -73,6 +73,7 @@ export class TakenMessages {
     private readonly logger: Logger,
     private readonly lane: Lane,
     private readonly visibilityTimeoutS: number,
+    private readonly blockTimeoutMs: number,
   ) {}
 
   /**
@@ -94,6 +95,9 @@ export class TakenMessages {
     try {
       // A take asked for ahead of a batch (redis-consumer.ts run) goes at once, with its own limit.
       if (now === undefined) await endOfTurn();
+      // A wait whose reply may have been lost (see waitAndTake): what landed unseen goes back first.
+      const landing = this.landings.get(consumer);
+      if (landing?.suspect) for (const spot of landing.suspects()) await this.reconcile(client, spot);
       limit = now ?? consumer.credit;
       if (consumer.cancelled || limit <= 0) return this.notSent(acks, order);
       const built = (request = this.request(queues, order, limit, acks.claim()));
@@ -102,7 +106,8 @@ export class TakenMessages {
       // (runFlat issues its EVALSHA before it first awaits: inside the corked write.)
       const taking = corked(client, () => {
         boarded = true;
-        // Acks first, then the results (see waitAndTake).
+        // Landed messages' acks (LREMs) first, then the results (see waitAndTake); the acks of
+        // messages in `unacked` run inside TAKE, after both.
         this.held.sendLandedAcks(client);
         this.lane.board(client);
         return TAKE.runFlat(client, built.keyCount, built.all);
@@ -131,7 +136,7 @@ export class TakenMessages {
    * registration (landing.ts).
    */
   async waitAndTake(
-    wait: { readonly blocking: Redis; readonly commands: Redis; readonly list: string; readonly timeoutS: number },
+    wait: { readonly blocking: Redis; readonly drops: () => number; readonly commands: Redis; readonly list: string; readonly timeoutS: number },
     consumer: CreditSink,
     queues: readonly string[],
     order: readonly number[],
@@ -145,6 +150,7 @@ export class TakenMessages {
     let waitError: Error | null = null;
     let landed: Promise<Buffer | null>;
     let queued: Promise<number>;
+    let drops = 0;
     try {
       await endOfTurn();
       // Cancelled meanwhile: a wait sent now could no longer be cut short.
@@ -153,6 +159,7 @@ export class TakenMessages {
       spot = landing.spot(queues[order[0] ?? 0]!);
       if (spot.suspect) await this.reconcile(wait.commands, spot);
       const client = wait.blocking;
+      drops = wait.drops();
       const tags = acks.claim();
       const lists = this.listsOf(queues);
       [landed, queued] = corked(client, () => {
@@ -197,8 +204,11 @@ export class TakenMessages {
       // a no-op once that reply was seen.
       acks.failed();
     }
+    // The connection dropped while the wait was out: ioredis sent it again once back, and the
+    // first one may have moved a message whose reply was lost. It goes back before the next step.
+    if (wait.drops() !== drops) spot.suspect = true;
     if (waitError) {
-      // Whether the move happened is unknown: what landed unseen goes back before the next wait.
+      // Whether the move happened is unknown: what landed unseen goes back before the next step.
       spot.suspect = true;
       throw waitError;
     }
@@ -239,8 +249,9 @@ export class TakenMessages {
   }
 
   /**
-   * After a failed wait: elements of the landing list this instance does not know (a wait whose
-   * reply was lost) go back to the head of their queue, unmarked (nobody saw them).
+   * After a wait that failed or crossed a dropped connection: elements of the landing list this
+   * instance does not know (a wait whose reply was lost) go back to the head of their queue,
+   * unmarked (nobody saw them).
    */
   private async reconcile(client: Redis, spot: LandingSpot): Promise<void> {
     const known = this.held.landedIn(spot.list);
@@ -254,7 +265,7 @@ export class TakenMessages {
   /** The consumer's landing lists (made on its first wait). */
   private landingOf(consumer: CreditSink): ConsumerLanding {
     let landing = this.landings.get(consumer);
-    if (!landing) this.landings.set(consumer, (landing = new ConsumerLanding(randomUUID(), this.keys, this.visibilityTimeoutS)));
+    if (!landing) this.landings.set(consumer, (landing = new ConsumerLanding(randomUUID(), this.keys, this.visibilityTimeoutS, this.blockTimeoutMs)));
     return landing;
   }
 

@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { silentLogger, type Delivery } from '@celeriac/core';
 import { Inbox, eventually } from '@celeriac/testing';
 import { KombuKeys } from '../src/kombu-keys.js';
-import { restoreLandings } from '../src/landing.js';
+import { restoreLandings, returnLanded } from '../src/landing.js';
 import { PrefixScope, redisSkipReason, REDIS_URL, startChild, tagOf, taskMessage, withPrefix } from './broker-fixture.js';
 
 const skip = await redisSkipReason();
@@ -174,5 +174,32 @@ describe('redis broker: landing lists', { skip }, () => {
     const first = JSON.parse((await scope.redis.rpop(scope.key('q')))!) as { headers: { tag: string; redelivered: boolean } };
     const second = JSON.parse((await scope.redis.rpop(scope.key('q')))!) as { headers: { tag: string; redelivered: boolean } };
     assert.deepEqual([first.headers, second.headers], [{ tag: 'older', redelivered: true }, { tag: 'newer', redelivered: true }]);
+  });
+
+  it('moves nothing for a sweep once the consumer is back, in the same script that would move it', async () => {
+    const keys = new KombuKeys(scope.prefix, 0);
+    const id = randomUUID();
+    const list = keys.landing(`${id}:q`);
+    await scope.redis.lpush(list, 'an element');
+    const items = [{ raw: Buffer.from('an element'), target: scope.key('q'), pushed: 'an element' }];
+    // The consumer set its key again between the sweep's look and its move.
+    await scope.redis.set(keys.alive(id), '1', 'PX', 60_000);
+    assert.equal(await returnLanded(scope.redis, list, items, 'R', keys.alive(id)), -1);
+    assert.equal(await scope.redis.llen(list), 1);
+    assert.equal(await scope.redis.llen(scope.key('q')), 0);
+    await scope.redis.del(keys.alive(id));
+    assert.equal(await returnLanded(scope.redis, list, items, 'R', keys.alive(id)), 1);
+    assert.deepEqual(await scope.redis.lrange(scope.key('q'), 0, -1), ['an element']);
+  });
+
+  it('keeps the alive key longer than the longest wait, whatever the visibility timeout', async () => {
+    const broker = scope.broker({ visibilityTimeout: 1, blockTimeoutMs: 3000 });
+    const consumer = await broker.consume(['q'], () => undefined, { prefetch: 1 });
+    await waiting();
+    const [member] = await scope.redis.smembers(scope.key('celeriac.landings'));
+    const ttl = await scope.redis.pttl(scope.key(`celeriac.alive.${member!.split(':')[0]}`));
+    // Set at most every quarter of its life, before a wait: it must outlive a wait begun just before that.
+    assert.ok(ttl > 3000 + 7000 / 4, `the alive key lives ${ttl} ms, for waits of 3,000 ms`);
+    await consumer.cancel();
   });
 });
