@@ -21,10 +21,7 @@ export interface TaskContext {
   readonly name: string;
   /** Retries done so far (0 on the first run). */
   readonly retries: number;
-  /**
-   * Aborted at the soft time limit (reason: SoftTimeLimitExceeded) or on cold shutdown. Made on
-   * first read; a getter, so a spread copy of the context does not carry it (read `ctx.signal`).
-   */
+  /** Aborted at the soft time limit (reason: SoftTimeLimitExceeded) or on cold shutdown. */
   readonly signal: AbortSignal;
   readonly args: readonly unknown[];
   readonly kwargs: Readonly<Record<string, unknown>>;

@@ -1,7 +1,4 @@
-/**
- * The task context behaves as a plain object: destructured or spread, its methods come along;
- * `signal` is a getter made on first read, read from the context itself.
- */
+/** The task context behaves as a plain object: destructured or spread, its methods and signal come along. */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { memoryApp, startWorker } from './helpers.js';
@@ -12,7 +9,7 @@ it('ctx can be destructured and spread', async () => {
     const { retry, progress } = ctx;
     const copy = { ...ctx };
     const assigned = Object.assign({}, ctx);
-    return [typeof retry, typeof progress, typeof copy.retry, typeof copy.updateState, typeof copy.progress, ctx.signal instanceof AbortSignal, assigned.id === ctx.id, typeof assigned.retry];
+    return [typeof retry, typeof progress, typeof copy.retry, typeof copy.updateState, typeof copy.progress, copy.signal instanceof AbortSignal, assigned.id === ctx.id, typeof assigned.retry];
   });
   const { stop } = startWorker(app);
   try {
