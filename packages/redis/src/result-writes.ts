@@ -154,7 +154,9 @@ export class ResultWrites implements Rider {
    * key exists after all (a state of an earlier delivery, or a SUCCESS of a duplicate run: only
    * possible when the same id runs twice without being marked redelivered) the write goes through
    * the guarded script, which keeps a stored SUCCESS. Unlike the script, the value was published
-   * before that guard decided: over a stored SUCCESS, listeners heard one that is not kept.
+   * before that guard decided: over a stored SUCCESS, listeners heard one that is not kept; and
+   * when Redis refuses the SET (out of memory, read-only), listeners heard one that is stored only
+   * once the script's retries get it in.
    */
   private plainFirst(client: Redis, writes: PendingWrite[]): PendingWrite[] {
     let rest: PendingWrite[] | null = null;
