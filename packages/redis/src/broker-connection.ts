@@ -10,8 +10,9 @@
  * or safe to repeat under at-least-once delivery (a take whose reply was lost leaves its messages
  * in `unacked`, restored after the visibility timeout). One is neither: a wait (BLMOVE into a
  * landing list) sent again after its first run's reply was lost leaves that message in the list,
- * unseen; the wait looks at `drops` (taken-messages.ts) and gives such messages back. Operations that must not wait forever
- * (connect, publish) call `waitReady()` with a deadline before they send anything.
+ * unseen; the wait looks at `drops` (taken-messages.ts) and gives such messages back. Operations
+ * that must not wait forever (connect, publish) call `waitReady()` with a deadline before they
+ * send anything.
  */
 import { Lifecycle } from '@celeriac/core';
 import { Redis, type RedisOptions } from 'ioredis';
