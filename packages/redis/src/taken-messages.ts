@@ -13,29 +13,12 @@ import type { Redis } from 'ioredis';
 import { ACK, TAKE } from './broker-scripts.js';
 import { corked } from './corked-writes.js';
 import type { AckSlot, HeldDeliveries, Held } from './held-deliveries.js';
+import { RedisDelivery, type CreditSink, type Settler } from './redis-delivery.js';
 import { decodeEnvelope } from './kombu-envelope.js';
 import { PRIORITY_STEPS, type KombuKeys } from './kombu-keys.js';
 import { ConsumerLanding, landedElement, returnLanded, type LandingSpot } from './landing.js';
 import type { TakeBatch } from './redis-consumer.js';
 import type { Lane } from './shared-lane.js';
-
-/** The consumer a take is for: told when the caller settles a delivery; asked whether it stopped. */
-export interface CreditSink {
-  settled(): void;
-  /**
-   * How many messages the next take may bring, read as it is sent (at the end of the turn), so
-   * that every credit freed in the turn counts: a worker whose tasks finish together asks once for
-   * all of them rather than once per task.
-   */
-  readonly credit: number;
-  /** True once it was cancelled: a take not yet sent is not sent. */
-  readonly cancelled: boolean;
-}
-
-interface Settler {
-  readonly held: Held;
-  readonly settle: (op: () => Promise<unknown>) => Promise<void>;
-}
 
 /** What the take script returns: {order, taken, dead, acked} (broker-scripts.ts TAKE). */
 type TakeReply = [number[], (string | number)[], string[], number];
@@ -400,60 +383,10 @@ export class TakenMessages {
   }
 }
 
-const SETTLED = Promise.resolve();
-
 /** decodeEnvelope codes for an element that is not an envelope with a tag: dead-lettered as `raw`. */
 const RAW_CODES = new Set(['bad-message:envelope-not-json', 'bad-message:envelope-no-properties', 'bad-message:envelope-no-delivery-tag']);
 
 /** Resolves in the check phase of this event-loop turn, after what the turn's I/O started. */
 function endOfTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-/**
- * A delivery of this broker, settled at most once. A class rather than an object of closures:
- * one allocation per message, and no side table to find its held entry.
- */
-class RedisDelivery implements Delivery, Settler {
-  readonly queue: string;
-  readonly deliveryTag: string;
-  readonly priority: number;
-  private settled = false;
-  /** Given back before the caller saw it (cancel mid-batch): not this broker's to settle any more. */
-  givenBack = false;
-
-  constructor(
-    readonly message: RawMessage,
-    readonly redelivered: boolean,
-    readonly held: Held,
-    readonly owner: HeldDeliveries,
-    private readonly consumer: CreditSink,
-  ) {
-    this.queue = held.queue;
-    this.deliveryTag = held.tag;
-    this.priority = held.priority;
-  }
-
-  ack(): Promise<void> {
-    return this.claim() ? this.owner.ack(this.held) : SETTLED;
-  }
-
-  reject(requeue: boolean): Promise<void> {
-    if (!this.claim()) return SETTLED;
-    return requeue ? this.owner.requeue(this.held) : this.owner.ack(this.held);
-  }
-
-  async settle(op: () => Promise<unknown>): Promise<void> {
-    if (this.claim()) await op();
-  }
-
-  /** True for the first settle while the message is still held (after close() it already went back). */
-  private claim(): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    if (!this.owner.has(this.held)) return false;
-    this.held.settling = true;
-    this.consumer.settled();
-    return true;
-  }
 }
