@@ -23,10 +23,15 @@ export interface ScenarioConfig {
   readonly concurrency: number;
   /** The second concurrency the bulk processing is measured at (the first is `concurrency`). */
   readonly lowConcurrency: number;
-  /** Sequential round trips timed for latency. */
+  /** Sequential round trips timed for latency, in each of its two windows (new worker, warmed worker). */
   readonly latencyRuns: number;
-  /** Untimed round trips before those (connections, caches, JIT). */
+  /** Untimed round trips before the first window (connections, caches). */
   readonly warmup: number;
+  /**
+   * Untimed round trips between the two windows: the first times a worker process's first round
+   * trips (its code still being compiled), the second the same worker once its path is compiled.
+   */
+  readonly settle: number;
   /** Header tasks of the chord group's one chord (chord/chord-row.ts). */
   readonly chordTasks: number;
 }
@@ -71,11 +76,17 @@ export interface EndToEndFigures {
   readonly workerCpuMs: number | null;
 }
 
-/** Latency: one task at a time, send then wait for its result. */
+/**
+ * Latency: one task at a time, send then wait for its result, on one worker process: `warmup`
+ * untimed round trips, `latencyRuns` timed (the new worker's window), `settle` untimed,
+ * `latencyRuns` timed again (the warmed worker's window).
+ */
 export interface LatencyFigures {
-  /** One duration per timed round trip, in milliseconds. */
+  /** One duration per round trip of the new worker's window, in milliseconds. */
+  readonly newSamplesMs: readonly number[];
+  /** One duration per round trip of the warmed worker's window, in milliseconds. */
   readonly samplesMs: readonly number[];
-  /** What the timed round trips cost in CPU, per trip (cpu-per-trip.ts); null or absent where unknown. */
+  /** What the warmed window's round trips cost in CPU, per trip (cpu-per-trip.ts); null or absent where unknown. */
   readonly cpu?: RoundTripCpu | null;
 }
 

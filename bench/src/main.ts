@@ -37,7 +37,7 @@ async function main(): Promise<number> {
   if (machine.loadAverage > machine.cpus) {
     log(`warning: load average ${machine.loadAverage} on ${machine.cpus} CPUs: other processes are competing, figures will be low`);
   }
-  log(`${config.tasks} tasks (sent ${config.batch} per call), concurrency ${config.concurrency} and ${config.lowConcurrency}, ${config.latencyRuns} latency round trips`);
+  log(`${config.tasks} tasks (sent ${config.batch} per call), concurrency ${config.concurrency} and ${config.lowConcurrency}, ${config.latencyRuns} latency round trips on a new worker (after ${config.warmup}) and ${config.latencyRuns} on the same worker warmed (after ${config.settle} more)`);
 
   const rows: RowResult[] = [];
   for (const contestant of contestants) rows.push(await runContestant(contestant, config, log));

@@ -36,8 +36,10 @@ export interface BenchOptions {
 export const USAGE = `usage: npm run start --workspace bench -- [options]   (or BENCH_* variables with npm run bench)
 
   --tasks N            tasks in the bulk and end-to-end scenarios (BENCH_TASKS, default 20000)
-  --latency N          sequential round trips timed for latency (BENCH_LATENCY, default 1000)
-  --warmup N           untimed round trips before those (BENCH_WARMUP, default 50)
+  --latency N          sequential round trips timed for latency in each of two windows, a new
+                       worker's and the same worker's once warmed (BENCH_LATENCY, default 1000)
+  --warmup N           untimed round trips before the first window (BENCH_WARMUP, default 50)
+  --settle N           untimed round trips between the two windows (BENCH_SETTLE, default 3000)
   --concurrency N      tasks one worker runs at once (BENCH_CONCURRENCY, default 100)
   --low-concurrency N  the bulk processing is measured at this concurrency too (BENCH_LOW_CONCURRENCY, default 1)
   --batch N            tasks per bulk send (BENCH_BATCH, default 1000)
@@ -62,7 +64,7 @@ AMQP rows (end to end only): celeriac-amqp, raw-amqplib, celery-py-amqp
 chord rows (one chord on Redis; printed as celeriac-redis, celery-py-redis): chord:celeriac-redis, chord:celery-py-redis`;
 
 const DEFAULT_OUT = fileURLToPath(new URL('../results', import.meta.url));
-const VALUE_FLAGS = ['tasks', 'latency', 'warmup', 'concurrency', 'low-concurrency', 'batch', 'chord-tasks', 'only', 'out', 'cpu-prof', 'redis', 'redis-db', 'redis-floor-db', 'python', 'amqp'];
+const VALUE_FLAGS = ['tasks', 'latency', 'warmup', 'settle', 'concurrency', 'low-concurrency', 'batch', 'chord-tasks', 'only', 'out', 'cpu-prof', 'redis', 'redis-db', 'redis-floor-db', 'python', 'amqp'];
 
 export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): BenchOptions {
   const flags = new Map<string, string>();
@@ -92,6 +94,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
       tasks: int('tasks', 'BENCH_TASKS', 20_000, 1),
       latencyRuns: int('latency', 'BENCH_LATENCY', 1_000, 1),
       warmup: int('warmup', 'BENCH_WARMUP', 50, 0),
+      settle: int('settle', 'BENCH_SETTLE', 3_000, 0),
       concurrency: int('concurrency', 'BENCH_CONCURRENCY', 100, 1),
       lowConcurrency: int('low-concurrency', 'BENCH_LOW_CONCURRENCY', 1, 1),
       batch: int('batch', 'BENCH_BATCH', 1_000, 1),

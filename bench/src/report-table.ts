@@ -17,6 +17,8 @@ export function metricLabel(metric: Metric, config: Pick<ScenarioConfig, 'concur
       return `process c=${config.concurrency}`;
     case 'endToEnd':
       return `end to end c=${config.concurrency}`;
+    case 'p50New':
+      return 'latency p50 new worker';
     case 'p50':
       return 'latency p50';
     case 'p99':
@@ -32,11 +34,14 @@ export function formatReport(rows: readonly RowResult[], config: ScenarioConfig)
     return m === 'processLow' && r.processLow.tasks !== config.tasks ? `${text} (N=${rate(r.processLow.tasks)})` : text;
   };
   const figures = table(['contestant', ...METRICS.map(heading)], rows.map((r) => [r.contestant, ...METRICS.map((m) => cell(r, m))]), true);
+  const first = config.warmup + 1;
+  const warmedFirst = config.warmup + config.latencyRuns + config.settle + 1;
+  const windows = `Latency windows, one worker process per row: "new worker" = round trips ${first.toLocaleString('en-US')}–${(first + config.latencyRuns - 1).toLocaleString('en-US')} after it started (its code still being compiled: V8 compiles a path's functions after they have run for a while); p50 and p99 = round trips ${warmedFirst.toLocaleString('en-US')}–${(warmedFirst + config.latencyRuns - 1).toLocaleString('en-US')} of the same process, a worker as it runs for most of its life.`;
   const traits = table(
     ['contestant', 'worker', 'concurrency', 'results stored', 'durability', 'acks', 'store'],
     rows.map((r) => [r.contestant, r.traits.worker, `${r.processLow.concurrency} and ${r.concurrency}`, r.traits.resultsStored, r.traits.durability, r.traits.acks, r.traits.store]),
   );
-  return [...figures, '', ...traits, ...workerCpu(rows, config), ...latencyCpu(rows), ...ratios(rows, config), ...floorLines(rows)];
+  return [...figures, '', windows, '', ...traits, ...workerCpu(rows, config), ...latencyCpu(rows), ...ratios(rows, config), ...floorLines(rows)];
 }
 
 /**

@@ -15,9 +15,11 @@ import type { Target } from './targets.js';
 
 /**
  * Bumped when the shape of the file changes (2: `processLow`, `redis`, targets with ratios;
- * 3: `amqp`; 4: `chord` and `config.chordTasks`). Older fields keep their meaning.
+ * 3: `amqp`; 4: `chord` and `config.chordTasks`; 5: `config.settle`, a row's `latency` is the
+ * warmed worker's window and `latency.newWorker` the new worker's: before 5, `latency` was a window
+ * that began after `warmup` round trips). Older fields keep their meaning otherwise.
  */
-export const RESULTS_SCHEMA = 4;
+export const RESULTS_SCHEMA = 5;
 
 export interface Machine {
   readonly cpuModel: string;

@@ -32,8 +32,16 @@ export interface RowResult {
   /** The bulk processing again at `lowConcurrency`, on `tasks` (fewer than N when the row caps it). */
   readonly processLow: ThroughputFigure & WorkerFigure & { readonly concurrency: number; readonly queued: number };
   readonly endToEnd: ThroughputFigure & WorkerFigure;
-  /** With the CPU the timed round trips cost, per trip (null where it cannot be read, e.g. not Linux). */
-  readonly latency: LatencySummary & { readonly warmup: number; readonly cpu: RoundTripCpu | null };
+  /**
+   * The warmed worker's window (see LatencyFigures), with the CPU its round trips cost, per trip
+   * (null where it cannot be read, e.g. not Linux); `newWorker`: the same worker's first window.
+   */
+  readonly latency: LatencySummary & {
+    readonly warmup: number;
+    readonly settle: number;
+    readonly cpu: RoundTripCpu | null;
+    readonly newWorker: LatencySummary;
+  };
   /** Counts that did not match what was sent; empty when the row is sound. */
   readonly problems: readonly string[];
 }
@@ -49,7 +57,7 @@ export async function runContestant(contestant: Contestant, config: ScenarioConf
   const bulkLow = await contestant.bulk(low);
   progress(`${name}: end to end, ${config.tasks} tasks`);
   const e2e = await contestant.endToEnd(config);
-  progress(`${name}: latency, ${config.latencyRuns} sequential round trips (+${config.warmup} warm-up)`);
+  progress(`${name}: latency, ${config.latencyRuns} sequential round trips (+${config.warmup} warm-up), ${config.settle} more, ${config.latencyRuns} again`);
   const latency = await contestant.latency(config);
 
   const problems: string[] = [];
@@ -67,7 +75,8 @@ export async function runContestant(contestant: Contestant, config: ScenarioConf
   expect('end to end: tasks sent', e2e.tasks, config.tasks);
   expect('end to end: results stored', e2e.verified, config.tasks);
   expect('end to end: tasks the worker ran', e2e.workerSucceeded, config.tasks);
-  expect('latency: round trips timed', latency.samplesMs.length, config.latencyRuns);
+  expect('latency: round trips timed on the new worker', latency.newSamplesMs.length, config.latencyRuns);
+  expect('latency: round trips timed on the warmed worker', latency.samplesMs.length, config.latencyRuns);
 
   const figure = (tasks: number, ms: number): ThroughputFigure => ({ tasks, ms: round(ms), perSecond: round(perSecond(tasks, ms), 1) });
   const worker = (f: { tasks: number; verified: number; workerSucceeded: number; workerCpuMs: number | null }): WorkerFigure => ({
@@ -75,7 +84,10 @@ export async function runContestant(contestant: Contestant, config: ScenarioConf
     workerSucceeded: f.workerSucceeded,
     workerCpuUsPerTask: f.workerCpuMs === null ? null : round((f.workerCpuMs * 1000) / f.tasks, 1),
   });
-  const lat = summarizeLatency(latency.samplesMs);
+  const summary = (samplesMs: readonly number[]): LatencySummary => {
+    const s = summarizeLatency(samplesMs);
+    return { runs: s.runs, p50Ms: round(s.p50Ms), p90Ms: round(s.p90Ms), p99Ms: round(s.p99Ms), meanMs: round(s.meanMs), minMs: round(s.minMs), maxMs: round(s.maxMs) };
+  };
   return {
     contestant: name,
     traits: contestant.traits,
@@ -86,15 +98,11 @@ export async function runContestant(contestant: Contestant, config: ScenarioConf
     processLow: { ...figure(bulkLow.tasks, bulkLow.processMs), ...worker(bulkLow), concurrency: low.concurrency, queued: bulkLow.queued },
     endToEnd: { ...figure(e2e.tasks, e2e.ms), ...worker(e2e) },
     latency: {
-      runs: lat.runs,
+      ...summary(latency.samplesMs),
       warmup: config.warmup,
-      p50Ms: round(lat.p50Ms),
-      p90Ms: round(lat.p90Ms),
-      p99Ms: round(lat.p99Ms),
-      meanMs: round(lat.meanMs),
-      minMs: round(lat.minMs),
-      maxMs: round(lat.maxMs),
+      settle: config.settle,
       cpu: latency.cpu ?? null,
+      newWorker: summary(latency.newSamplesMs),
     },
     problems,
   };

@@ -7,21 +7,32 @@ import type { WorkerHandle } from './worker-process.js';
 import { awaitCount, localServerPid, type RedisServer } from './redis-db.js';
 
 /**
- * `config.warmup` untimed round trips, then `config.latencyRuns` timed ones, one after another;
- * with the CPU the timed ones cost this process, its worker processes and `server` (the Redis
- * the row uses, when it runs on this machine), per round trip (cpu-per-trip.ts).
+ * The latency scenario's round trips, one after another (LatencyFigures): `config.warmup`
+ * untimed, `config.latencyRuns` timed (the new worker's window), `config.settle` untimed,
+ * `config.latencyRuns` timed (the warmed worker's window); with the CPU the warmed window cost this
+ * process, its worker processes and `server` (the Redis the row uses, when it runs on this
+ * machine), per round trip (cpu-per-trip.ts).
  */
 export async function timeRoundTrips(config: ScenarioConfig, roundTrip: () => Promise<void>, server: RedisServer | null = null): Promise<LatencyFigures> {
   const serverPid = server ? await localServerPid(server) : null;
-  for (let i = 0; i < config.warmup; i++) await roundTrip();
-  const samplesMs: number[] = [];
+  const untimed = async (n: number) => {
+    for (let i = 0; i < n; i++) await roundTrip();
+  };
+  const timed = async () => {
+    const samplesMs: number[] = [];
+    for (let i = 0; i < config.latencyRuns; i++) {
+      const start = performance.now();
+      await roundTrip();
+      samplesMs.push(performance.now() - start);
+    }
+    return samplesMs;
+  };
+  await untimed(config.warmup);
+  const newSamplesMs = await timed();
+  await untimed(config.settle);
   const cpu = watchCpu(serverPid);
-  for (let i = 0; i < config.latencyRuns; i++) {
-    const start = performance.now();
-    await roundTrip();
-    samplesMs.push(performance.now() - start);
-  }
-  return { samplesMs, cpu: cpu?.stop(config.latencyRuns) ?? null };
+  const samplesMs = await timed();
+  return { newSamplesMs, samplesMs, cpu: cpu?.stop(config.latencyRuns) ?? null };
 }
 
 /**

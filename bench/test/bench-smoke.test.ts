@@ -60,9 +60,13 @@ function assertCounts(row: RowResult, config: RunRecord['config'], lowTasks = co
   for (const count of [row.processLow.tasks, row.processLow.queued, row.processLow.verified, row.processLow.workerSucceeded]) assert.equal(count, lowTasks, row.contestant);
   for (const phase of [row.enqueue, row.processLow, row.process, row.endToEnd]) assert.ok(phase.ms > 0 && phase.perSecond > 0, row.contestant);
   assert.equal(row.latency.runs, config.latencyRuns);
+  assert.equal(row.latency.newWorker.runs, config.latencyRuns);
   assert.equal(row.latency.warmup, config.warmup);
-  const { minMs, p50Ms, p90Ms, p99Ms, maxMs } = row.latency;
-  assert.ok(minMs <= p50Ms && p50Ms <= p90Ms && p90Ms <= p99Ms && p99Ms <= maxMs, JSON.stringify(row.latency));
+  assert.equal(row.latency.settle, config.settle);
+  for (const window of [row.latency, row.latency.newWorker]) {
+    const { minMs, p50Ms, p90Ms, p99Ms, maxMs } = window;
+    assert.ok(minMs > 0 && minMs <= p50Ms && p50Ms <= p90Ms && p90Ms <= p99Ms && p99Ms <= maxMs, JSON.stringify(row.latency));
+  }
 }
 
 /**
@@ -84,7 +88,7 @@ it('a small run of the celeriac rows: counts add up, the record has every field,
   const temp = join(dir, 'tmp');
   mkdirSync(temp);
   const only = ['--only', 'celeriac-sqlite,celeriac-memory'];
-  const run = await runBench([...only, '--tasks', '300', '--latency', '20', '--warmup', '5', '--concurrency', '10', '--batch', '100', '--out', out], {
+  const run = await runBench([...only, '--tasks', '300', '--latency', '20', '--warmup', '5', '--settle', '7', '--concurrency', '10', '--batch', '100', '--out', out], {
     ...process.env,
     TMPDIR: temp,
   });
@@ -97,18 +101,19 @@ it('a small run of the celeriac rows: counts add up, the record has every field,
   const record = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as RunRecord;
   assert.deepEqual(readFileSync(join(out, files[0]!), 'utf8'), readFileSync(join(out, 'latest.json'), 'utf8'));
 
-  assert.equal(record.schema, 4);
+  assert.equal(record.schema, 5);
   assert.equal(record.amqp, null, "the AMQP rows run only when asked for or with no --only");
   assert.equal(record.chord, null, 'the chord rows run only when asked for or with no --only');
   assert.ok(Date.parse(record.startedAt) <= Date.parse(record.finishedAt));
   assert.ok(record.machine.cpus > 0 && record.machine.node.startsWith('v') && record.machine.loadAverage >= 0);
-  assert.deepEqual(record.config, { tasks: 300, latencyRuns: 20, warmup: 5, concurrency: 10, lowConcurrency: 1, batch: 100, chordTasks: 10_000 });
+  assert.deepEqual(record.config, { tasks: 300, latencyRuns: 20, warmup: 5, settle: 7, concurrency: 10, lowConcurrency: 1, batch: 100, chordTasks: 10_000 });
   assert.deepEqual(record.rows.map((r) => r.contestant), ['celeriac-sqlite', 'celeriac-memory']);
   for (const row of record.rows) assertCounts(row, record.config);
   assert.deepEqual(record.targets.map((t) => [t.contestant, t.metric, t.against]), [['celeriac-sqlite', 'endToEnd', null]]);
 
   assert.match(run.stdout, /^\| celeriac-sqlite\s+\|\s+[\d,]+ \|/m, 'the figures table is printed');
   assert.match(run.stdout, /^\| celeriac-memory \/ celeriac-sqlite\s+\|\s+[\d.]+× \|/m, 'the ratios table is printed');
+  assert.match(run.stdout, /^Latency windows, .*"new worker" = round trips 6–25 .*p50 and p99 = round trips 33–52 of the same process/m, 'the windows are named');
   // (tsx keeps its compile cache there too.)
   assert.deepEqual(readdirSync(temp).filter((name) => name.startsWith('celeriac-bench-')), [], 'every temp database is removed');
 });
@@ -119,7 +124,7 @@ it('a small run of the Redis rows: every count adds up for celeriac, BullMQ, bee
   if (!prerequisites(t, 'Redis rows', 'error' in redis ? redis.error : null, 'redis')) return;
   const out = join(dir, 'redis-results');
   const rows = ['celeriac-redis', 'bullmq-redis', 'bee-queue-redis', 'celery-py-redis', 'raw-ioredis-redis'];
-  const args = ['--only', rows.join(','), '--redis-db', '2', '--redis-floor-db', '2', '--tasks', '50', '--latency', '10', '--warmup', '2', '--concurrency', '10', '--batch', '20', '--out', out];
+  const args = ['--only', rows.join(','), '--redis-db', '2', '--redis-floor-db', '2', '--tasks', '50', '--latency', '10', '--warmup', '2', '--settle', '3', '--concurrency', '10', '--batch', '20', '--out', out];
   // About 40 s here, most of it starting Python Celery workers (one per scenario).
   const run = await runBench(args, process.env, 170_000);
   assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);

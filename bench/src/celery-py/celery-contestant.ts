@@ -88,10 +88,11 @@ export function celeryContestant(target: RedisTarget, options: CeleryOptions): C
     bulk: async (config) => figures<BulkFigures>(await scene(config, ['bulk', '--tasks', String(config.tasks)]), ['tasks', 'enqueueMs', 'queued', 'processMs', 'verified', 'workerSucceeded']),
     endToEnd: async (config) => figures<EndToEndFigures>(await scene(config, ['e2e', '--tasks', String(config.tasks)]), ['tasks', 'ms', 'verified', 'workerSucceeded']),
     latency: async (config) => {
-      const { out } = await scene(config, ['latency', '--runs', String(config.latencyRuns), '--warmup', String(config.warmup)]);
-      const samplesMs = (out as { samplesMs?: unknown }).samplesMs;
-      if (!Array.isArray(samplesMs) || !samplesMs.every((s) => typeof s === 'number')) throw new Error(`celery_driver.py latency printed ${JSON.stringify(out)}`);
-      return { samplesMs } satisfies LatencyFigures;
+      const { out } = await scene(config, ['latency', '--runs', String(config.latencyRuns), '--warmup', String(config.warmup), '--settle', String(config.settle)]);
+      const { newSamplesMs, samplesMs } = out as { newSamplesMs?: unknown; samplesMs?: unknown };
+      const numbers = (list: unknown): list is number[] => Array.isArray(list) && list.every((s) => typeof s === 'number');
+      if (!numbers(newSamplesMs) || !numbers(samplesMs)) throw new Error(`celery_driver.py latency printed ${JSON.stringify(out)}`);
+      return { newSamplesMs, samplesMs } satisfies LatencyFigures;
     },
   };
 }

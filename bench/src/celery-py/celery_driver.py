@@ -3,7 +3,7 @@
 
   celery_driver.py bulk    --node NODE --tasks N    {tasks, enqueueMs, queued, processMs, verified, workerSucceeded}
   celery_driver.py e2e     --node NODE --tasks N    {tasks, ms, verified, workerSucceeded}
-  celery_driver.py latency --node NODE --runs N --warmup W   {samplesMs}
+  celery_driver.py latency --node NODE --runs N --warmup W --settle S   {newSamplesMs, samplesMs}
   celery_driver.py chord   --node NODE --tasks N    {tasks, ms, appliedMs, bodyStoredMs, bodyReady, headerVerified, workerSucceeded}
 
 The worker starts consuming an idle queue only; the scenario's queue is added with the
@@ -121,6 +121,7 @@ def main():
     parser.add_argument("--tasks", type=int, default=0)
     parser.add_argument("--runs", type=int, default=0)
     parser.add_argument("--warmup", type=int, default=0)
+    parser.add_argument("--settle", type=int, default=0)
     args = parser.parse_args()
     client = redis.Redis.from_url(URL)
     wait_ready(args.node)
@@ -161,14 +162,23 @@ def main():
                "headerVerified": count_success(client, header_ids), "workerSucceeded": worker_succeeded(args.node)}
     else:
         start_consuming(args.node)
-        for _ in range(args.warmup):
-            noop.delay().get(timeout=30)
-        samples = []
-        for _ in range(args.runs):
-            start = time.perf_counter()
-            noop.delay().get(timeout=30)
-            samples.append(ms_since(start))
-        out = {"samplesMs": samples}
+
+        def untimed(n):
+            for _ in range(n):
+                noop.delay().get(timeout=30)
+
+        def timed():
+            samples = []
+            for _ in range(args.runs):
+                start = time.perf_counter()
+                noop.delay().get(timeout=30)
+                samples.append(ms_since(start))
+            return samples
+
+        untimed(args.warmup)
+        new_samples = timed()
+        untimed(args.settle)
+        out = {"newSamplesMs": new_samples, "samplesMs": timed()}
     print(json.dumps(out), flush=True)
 
 
