@@ -4,8 +4,13 @@
  * tasks at once pays one command, one reply and one script run for all of them. Each write still
  * resolves, or fails, on its own.
  *
- * A first write (SetResultOptions.firstWrite: the worker knows of no earlier state for the task) of
- * a result goes as plain commands instead (`plainFirst`), the key's guard done by `SET NX`.
+ * A first write (SetResultOptions.firstWrite: the worker knows of no earlier state for the task)
+ * alone in its turn goes as plain commands instead (`plainFirst`), the key's guard done by `SET NX`:
+ * a worker finishing one task at a time pays no script run for it. Several writes in one turn go
+ * together in the script call, first writes too: per write, a few arguments of one command cost
+ * the worker a fraction of the three commands and their promises that the plain way takes
+ * (measured on a worker processing 20,000 queued no-op tasks at concurrency 100, its CPU the
+ * limit: 22–23 µs of CPU per task against 26–28, and ~15 % more tasks per second).
  *
  * A write must not be lost to an outage (the worker acknowledges the task once it resolves): a
  * batch that fails with a connection error, or whose script reports a retryable error for a key
@@ -134,42 +139,34 @@ export class ResultWrites implements Rider {
     const sendAll = (rest: PendingWrite[]) => {
       for (let i = 0; i < rest.length; i += MAX_BATCH) this.track(this.send(rest.slice(i, i + MAX_BATCH)));
     };
-    if (!writes.some((w) => w.firstWrite)) return sendAll(writes);
+    if (!alonePlain(writes)) return sendAll(writes);
     let client: Redis;
     try {
       client = this.options.client();
     } catch {
-      // Closed: these go the script's way, which reports it.
+      // Closed: it goes the script's way, which reports it.
       return sendAll(writes);
     }
-    // send() issues its script call before its first await: the plain commands and the batch
-    // leave in one socket write, as they do riding a take.
-    corked(client, () => sendAll(this.plainFirst(client, writes)));
+    // Its two or three commands leave in one socket write, as they do riding a take.
+    corked(client, () => this.plainFirst(client, writes));
   }
 
   /**
-   * Issues on `client` the first writes among `writes` as plain commands (no script: on Redis a
-   * script call costs tens of microseconds where these cost one or two each): `SET key value PX
-   * ttl NX`, then PUBLISH on the key's channel and on `notify`. Returns the other writes. When the
-   * key exists after all (a state of an earlier delivery, or a SUCCESS of a duplicate run: only
-   * possible when the same id runs twice without being marked redelivered) the write goes through
-   * the guarded script, which keeps a stored SUCCESS. Unlike the script, the value was published
+   * Issues on `client` a first write that is alone in `writes` as plain commands (no script: on
+   * Redis a script call costs tens of microseconds where these cost one or two each): `SET key
+   * value PX ttl NX`, then PUBLISH on the key's channel and on `notify`. Returns the writes left
+   * for the script: none, or all of them when there are several or the one is not a first write.
+   * When the key exists after all (a state of an earlier delivery, or a SUCCESS of a duplicate run:
+   * only possible when the same id runs twice without being marked redelivered) the write goes
+   * through the guarded script, which keeps a stored SUCCESS. Unlike the script, the value was published
    * before that guard decided: over a stored SUCCESS, listeners heard one that is not kept; and
    * when Redis refuses the SET (out of memory, read-only), listeners heard one that is stored only
    * once the script's retries get it in.
    */
   private plainFirst(client: Redis, writes: PendingWrite[]): PendingWrite[] {
-    let rest: PendingWrite[] | null = null;
-    for (let i = 0; i < writes.length; i++) {
-      const w = writes[i]!;
-      if (!w.firstWrite) {
-        if (rest) rest.push(w);
-        continue;
-      }
-      rest ??= writes.slice(0, i);
-      this.track(this.sendPlain(client, w));
-    }
-    return rest ?? writes;
+    if (!alonePlain(writes)) return writes;
+    this.track(this.sendPlain(client, writes[0]!));
+    return [];
   }
 
   private sendPlain(client: Redis, w: PendingWrite): Promise<void> {
@@ -211,6 +208,14 @@ export class ResultWrites implements Rider {
     }
     settleBatch(batch, replies);
   }
+}
+
+/**
+ * Whether `writes` is one first write alone, which goes as plain commands; several writes go in
+ * one script call, first writes too (see the top of the file).
+ */
+function alonePlain(writes: readonly PendingWrite[]): boolean {
+  return writes.length === 1 && writes[0]!.firstWrite;
 }
 
 /** The script's KEYS then ARGV, as one list: the keys, then per key its value, ttl, guard and notify channel. */
