@@ -1,8 +1,10 @@
 /** The worker on the in-memory broker: results, failures, arguments, states. */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { ConfigError, RemoteTaskError, States, type App } from '../src/index.js';
 import { memoryApp, startWorker } from './helpers.js';
+import { currentTask } from '../src/current-task.js';
 
 class ServiceError extends Error {
   override name = 'ServiceError';
@@ -120,6 +122,38 @@ describe('worker results', () => {
     await childResult.get({ timeout: 5000 });
     const meta = await childResult.meta();
     assert.equal(meta.parent_id, me);
+  });
+
+  test('tasks started together in one batch each give their own id as parent_id, sync and async ones alike', async () => {
+    // Queued before a worker consumes, so they reach it as one batch and start one after another
+    // in one go (the task storage held on across them: current-task.ts holdTaskStorage).
+    const batchApp = memoryApp();
+    batchApp.task('proj.leaf', () => 'leaf');
+    batchApp.task('proj.spawn-sync', (ctx) => {
+      const child = randomUUID();
+      void batchApp.sendTask('proj.leaf', { taskId: child });
+      return { child, me: ctx.id };
+    });
+    batchApp.task('proj.spawn-async', async (ctx) => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const child = await batchApp.sendTask('proj.leaf');
+      return { child: child.id, me: ctx.id };
+    });
+    const sent = await batchApp.sendTasks(Array.from({ length: 12 }, (_, i) => ({ name: i % 2 ? 'proj.spawn-async' : 'proj.spawn-sync' })));
+    const { stop: stopBatch } = startWorker(batchApp, { concurrency: 12 });
+    try {
+      for (const r of sent) {
+        const { child, me } = (await r.get({ timeout: 5000 })) as { child: string; me: string };
+        assert.equal(me, r.id);
+        await batchApp.asyncResult(child).get({ timeout: 5000 });
+        const meta = await batchApp.asyncResult(child).meta();
+        assert.equal(meta.parent_id, me, `the child of ${me}`);
+      }
+      assert.equal(currentTask(), undefined, 'no task frame is left outside the tasks');
+    } finally {
+      await stopBatch();
+      await batchApp.close();
+    }
   });
 
   test('forget() removes the result; an unknown id is PENDING', async () => {

@@ -16,7 +16,7 @@ import { BadMessageError, ConfigError, StateError } from '../errors.js';
 import { Lifecycle } from '../lifecycle.js';
 import { States } from '../protocol/result-meta.js';
 import { decodeTaskMessage } from '../protocol/task-message.js';
-import { isThenable } from '../current-task.js';
+import { holdTaskStorage, isThenable } from '../current-task.js';
 import { TaskRequest } from './request.js';
 import { Reporter } from './reporter.js';
 import { ResultWriter } from './result-writer.js';
@@ -293,12 +293,15 @@ export class Worker {
     // one, rather than a nested pump() per task.
     if (this.pumping) return;
     this.pumping = true;
+    // Tasks started in a row here share one turn of the task storage on and off (current-task.ts).
+    const release = this.ready.length > 1 ? holdTaskStorage() : null;
     try {
       while (this.active.size < this.concurrency && this.reporting.size < this.prefetch && this.ready.length && this.lifecycle.is('running')) {
         this.start(this.ready.shift()!);
       }
     } finally {
       this.pumping = false;
+      release?.();
     }
   }
 
@@ -358,7 +361,9 @@ export class Worker {
     this.reportingWork.add(reporting, (failed, err) => {
       this.reporting.delete(request);
       if (failed) this.app.logger.error(`storing the result of task ${request.name}[${request.id}] failed`, { error: err });
-      this.pump();
+      // Once for all the results of a batch that were settled together: the slots they free are
+      // filled in one pump, not one pump (and one task) per result.
+      this.pumpSoon();
     });
   }
 
