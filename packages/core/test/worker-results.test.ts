@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { ConfigError, RemoteTaskError, States, type App } from '../src/index.js';
 import { memoryApp, startWorker } from './helpers.js';
-import { currentTask } from '../src/current-task.js';
+import { currentTask, taskStorageDepth } from '../src/current-task.js';
 
 class ServiceError extends Error {
   override name = 'ServiceError';
@@ -139,6 +139,15 @@ describe('worker results', () => {
       const child = await batchApp.sendTask('proj.leaf');
       return { child: child.id, me: ctx.id };
     });
+    let openGate: (() => void) | undefined;
+    const gateReached = new Promise<void>((reached) => {
+      batchApp.task('proj.wait-gate', async () => {
+        const opened = new Promise<void>((resolve) => (openGate = resolve));
+        reached();
+        await opened;
+        return 'through';
+      });
+    });
     const sent = await batchApp.sendTasks(Array.from({ length: 12 }, (_, i) => ({ name: i % 2 ? 'proj.spawn-async' : 'proj.spawn-sync' })));
     const { stop: stopBatch } = startWorker(batchApp, { concurrency: 12 });
     try {
@@ -150,6 +159,14 @@ describe('worker results', () => {
         assert.equal(meta.parent_id, me, `the child of ${me}`);
       }
       assert.equal(currentTask(), undefined, 'no task frame is left outside the tasks');
+      // Every turn on was matched by one turn off: a hold released twice, or never, shows here.
+      assert.equal(taskStorageDepth(), 0, 'the task storage is off once every task is done');
+      const waiting = await batchApp.sendTask('proj.wait-gate');
+      await gateReached;
+      assert.ok(taskStorageDepth() > 0, 'the task storage stays on while a task awaits');
+      openGate!();
+      assert.equal(await waiting.get({ timeout: 5000 }), 'through');
+      assert.equal(taskStorageDepth(), 0, 'and goes off when it is done');
     } finally {
       await stopBatch();
       await batchApp.close();

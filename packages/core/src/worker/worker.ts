@@ -354,8 +354,11 @@ export class Worker {
 
   private finished(request: TaskRequest, outcome: Outcome): void {
     this.reporting.add(request);
-    // Reported from a microtask queued now, after the one that takes the AsyncLocalStorage's
-    // promise hooks off again (see pumpSoon): the result write's promises are made without them.
+    // Reported from a microtask queued now. For a task run alone that is after the microtask that
+    // takes the AsyncLocalStorage's promise hooks off again (see pumpSoon), so the result write's
+    // promises are made without them. Inside a pump that holds the storage for several tasks
+    // (pump), the storage is still on here and the report runs with the hooks: queueing those
+    // reports after the release was measured and changed neither CPU nor allocation per task.
     // Counted in reportingWork from this moment, so a shutdown waits for it.
     const reporting = RESOLVED.then(() => this.reporter.report(request, outcome));
     this.reportingWork.add(reporting, (failed, err) => {
