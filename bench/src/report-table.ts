@@ -36,7 +36,7 @@ export function formatReport(rows: readonly RowResult[], config: ScenarioConfig)
   const figures = table(['contestant', ...METRICS.map(heading)], rows.map((r) => [r.contestant, ...METRICS.map((m) => cell(r, m))]), true);
   const first = config.warmup + 1;
   const warmedFirst = config.warmup + config.latencyRuns + config.settle + 1;
-  const windows = `Latency windows, one worker process per row: "new worker" = round trips ${first.toLocaleString('en-US')}–${(first + config.latencyRuns - 1).toLocaleString('en-US')} after it started (its code still being compiled: V8 compiles a path's functions after they have run for a while); p50 and p99 = round trips ${warmedFirst.toLocaleString('en-US')}–${(warmedFirst + config.latencyRuns - 1).toLocaleString('en-US')} of the same process, a worker as it runs for most of its life.`;
+  const windows = `Latency windows, one worker per row, started for the latency scenario (a process of its own in every row but celeriac-memory, whose worker runs in the bench process; the producer is the bench process, already warm from the earlier scenarios, or for Python Celery a driver process of its own): "new worker" = round trips ${first.toLocaleString('en-US')}–${(first + config.latencyRuns - 1).toLocaleString('en-US')} after the worker started (its code still being compiled: V8 compiles a path's functions after they have run for a while); p50 and p99 = round trips ${warmedFirst.toLocaleString('en-US')}–${(warmedFirst + config.latencyRuns - 1).toLocaleString('en-US')} of the same worker, as it runs for most of its life.`;
   const traits = table(
     ['contestant', 'worker', 'concurrency', 'results stored', 'durability', 'acks', 'store'],
     rows.map((r) => [r.contestant, r.traits.worker, `${r.processLow.concurrency} and ${r.concurrency}`, r.traits.resultsStored, r.traits.durability, r.traits.acks, r.traits.store]),
@@ -68,7 +68,7 @@ function latencyCpu(rows: readonly RowResult[]): string[] {
   });
   return [
     '',
-    'Latency: CPU time per timed round trip (µs on CPU, Linux schedstat; "other threads" = V8 compiler and GC helpers, libuv pool; worker = the processes the bench started; "-": in this process, or Redis not on this machine), and how long the two main threads waited for a CPU:',
+    'Latency, warmed window: CPU time per timed round trip (µs on CPU, Linux schedstat; "other threads" = V8 compiler and GC helpers, libuv pool; worker = the processes the bench started; "-": in this process, or Redis not on this machine), and how long the two main threads waited for a CPU:',
     '',
     ...table(['contestant', 'producer main', 'producer other threads', 'worker main', 'worker other threads', 'redis-server', 'total', 'main threads waiting for a CPU'], body, true),
   ];

@@ -113,7 +113,7 @@ it('a small run of the celeriac rows: counts add up, the record has every field,
 
   assert.match(run.stdout, /^\| celeriac-sqlite\s+\|\s+[\d,]+ \|/m, 'the figures table is printed');
   assert.match(run.stdout, /^\| celeriac-memory \/ celeriac-sqlite\s+\|\s+[\d.]+× \|/m, 'the ratios table is printed');
-  assert.match(run.stdout, /^Latency windows, .*"new worker" = round trips 6–25 .*p50 and p99 = round trips 33–52 of the same process/m, 'the windows are named');
+  assert.match(run.stdout, /^Latency windows, .*"new worker" = round trips 6–25 .*p50 and p99 = round trips 33–52 of the same worker/m, 'the windows are named');
   // (tsx keeps its compile cache there too.)
   assert.deepEqual(readdirSync(temp).filter((name) => name.startsWith('celeriac-bench-')), [], 'every temp database is removed');
 });
