@@ -88,6 +88,8 @@ export interface LatencyFigures {
   readonly samplesMs: readonly number[];
   /** What the warmed window's round trips cost in CPU, per trip (cpu-per-trip.ts); null or absent where unknown. */
   readonly cpu?: RoundTripCpu | null;
+  /** Tasks the worker says it ran, counted once the last round trip is done (all of them, untimed ones included). */
+  readonly workerSucceeded: number;
 }
 
 export interface Contestant {

@@ -77,6 +77,7 @@ export async function runContestant(contestant: Contestant, config: ScenarioConf
   expect('end to end: tasks the worker ran', e2e.workerSucceeded, config.tasks);
   expect('latency: round trips timed on the new worker', latency.newSamplesMs.length, config.latencyRuns);
   expect('latency: round trips timed on the warmed worker', latency.samplesMs.length, config.latencyRuns);
+  expect('latency: tasks the worker ran', latency.workerSucceeded, config.warmup + 2 * config.latencyRuns + config.settle);
 
   const figure = (tasks: number, ms: number): ThroughputFigure => ({ tasks, ms: round(ms), perSecond: round(perSecond(tasks, ms), 1) });
   const worker = (f: { tasks: number; verified: number; workerSucceeded: number; workerCpuMs: number | null }): WorkerFigure => ({

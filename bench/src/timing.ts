@@ -11,9 +11,9 @@ import { awaitCount, localServerPid, type RedisServer } from './redis-db.js';
  * untimed, `config.latencyRuns` timed (the new worker's window), `config.settle` untimed,
  * `config.latencyRuns` timed (the warmed worker's window); with the CPU the warmed window cost this
  * process, its worker processes and `server` (the Redis the row uses, when it runs on this
- * machine), per round trip (cpu-per-trip.ts).
+ * machine), per round trip (cpu-per-trip.ts); then stops `worker` for its count of tasks run.
  */
-export async function timeRoundTrips(config: ScenarioConfig, roundTrip: () => Promise<void>, server: RedisServer | null = null): Promise<LatencyFigures> {
+export async function timeRoundTrips(config: ScenarioConfig, roundTrip: () => Promise<void>, worker: WorkerHandle, server: RedisServer | null = null): Promise<LatencyFigures> {
   const serverPid = server ? await localServerPid(server) : null;
   const untimed = async (n: number) => {
     for (let i = 0; i < n; i++) await roundTrip();
@@ -32,7 +32,9 @@ export async function timeRoundTrips(config: ScenarioConfig, roundTrip: () => Pr
   await untimed(config.settle);
   const cpu = watchCpu(serverPid);
   const samplesMs = await timed();
-  return { newSamplesMs, samplesMs, cpu: cpu?.stop(config.latencyRuns) ?? null };
+  const cpuPerTrip = cpu?.stop(config.latencyRuns) ?? null;
+  const { succeeded } = await worker.stop();
+  return { newSamplesMs, samplesMs, cpu: cpuPerTrip, workerSucceeded: succeeded };
 }
 
 /**

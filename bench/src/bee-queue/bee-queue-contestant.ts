@@ -105,7 +105,7 @@ export function beeQueueContestant(target: RedisTarget, spawnOptions: SpawnOptio
           await new Promise<void>((resolve) => (waiting = { id: job.id, resolve }));
           waiting = null;
         };
-        return timeRoundTrips(config, roundTrip, target);
+        return timeRoundTrips(config, roundTrip, worker, target);
       }),
   };
 }

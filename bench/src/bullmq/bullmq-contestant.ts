@@ -86,7 +86,7 @@ export function bullmqContestant(target: RedisTarget, spawnOptions: SpawnOptions
             const job = await queue.add(JOB_NAME, {});
             await job.waitUntilFinished(events, 30_000);
           };
-          return await timeRoundTrips(config, roundTrip, target);
+          return await timeRoundTrips(config, roundTrip, worker, target);
         } finally {
           await events.close();
         }

@@ -79,7 +79,7 @@ export function celeriacContestant(store: CeleriacStore): Contestant {
           const result = await bench.noop.delay();
           await result.get({ timeout: 30_000 });
         };
-        return timeRoundTrips(config, roundTrip, store.server ?? null);
+        return timeRoundTrips(config, roundTrip, worker, store.server ?? null);
       }),
   };
 }

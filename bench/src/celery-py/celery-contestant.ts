@@ -89,10 +89,10 @@ export function celeryContestant(target: RedisTarget, options: CeleryOptions): C
     endToEnd: async (config) => figures<EndToEndFigures>(await scene(config, ['e2e', '--tasks', String(config.tasks)]), ['tasks', 'ms', 'verified', 'workerSucceeded']),
     latency: async (config) => {
       const { out } = await scene(config, ['latency', '--runs', String(config.latencyRuns), '--warmup', String(config.warmup), '--settle', String(config.settle)]);
-      const { newSamplesMs, samplesMs } = out as { newSamplesMs?: unknown; samplesMs?: unknown };
+      const { newSamplesMs, samplesMs, workerSucceeded } = out as { newSamplesMs?: unknown; samplesMs?: unknown; workerSucceeded?: unknown };
       const numbers = (list: unknown): list is number[] => Array.isArray(list) && list.every((s) => typeof s === 'number');
-      if (!numbers(newSamplesMs) || !numbers(samplesMs)) throw new Error(`celery_driver.py latency printed ${JSON.stringify(out)}`);
-      return { newSamplesMs, samplesMs } satisfies LatencyFigures;
+      if (!numbers(newSamplesMs) || !numbers(samplesMs) || typeof workerSucceeded !== 'number') throw new Error(`celery_driver.py latency printed ${JSON.stringify(out)}`);
+      return { newSamplesMs, samplesMs, workerSucceeded } satisfies LatencyFigures;
     },
   };
 }

@@ -3,7 +3,7 @@
 
   celery_driver.py bulk    --node NODE --tasks N    {tasks, enqueueMs, queued, processMs, verified, workerSucceeded}
   celery_driver.py e2e     --node NODE --tasks N    {tasks, ms, verified, workerSucceeded}
-  celery_driver.py latency --node NODE --runs N --warmup W --settle S   {newSamplesMs, samplesMs}
+  celery_driver.py latency --node NODE --runs N --warmup W --settle S   {newSamplesMs, samplesMs, workerSucceeded}
   celery_driver.py chord   --node NODE --tasks N    {tasks, ms, appliedMs, bodyStoredMs, bodyReady, headerVerified, workerSucceeded}
 
 The worker starts consuming an idle queue only; the scenario's queue is added with the
@@ -178,7 +178,7 @@ def main():
         untimed(args.warmup)
         new_samples = timed()
         untimed(args.settle)
-        out = {"newSamplesMs": new_samples, "samplesMs": timed()}
+        out = {"newSamplesMs": new_samples, "samplesMs": timed(), "workerSucceeded": worker_succeeded(args.node)}
     print(json.dumps(out), flush=True)
 
 

@@ -95,7 +95,7 @@ export function rawRedisContestant(target: RedisTarget, spawnOptions: SpawnOptio
         const client = await floorRoundTrips(redis);
         try {
           await worker.start();
-          return await timeRoundTrips(config, client.roundTrip, target);
+          return await timeRoundTrips(config, client.roundTrip, worker, target);
         } finally {
           client.close();
         }
