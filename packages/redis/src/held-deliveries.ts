@@ -205,6 +205,20 @@ export class HeldDeliveries {
   }
 
   /** Landed elements of `list` this instance knows (handed over or about to be). */
+  /**
+   * Resolves once no message landed in `list` is being recorded in `unacked` (RECORD_LANDED's
+   * LREM may have run while its reply is still on the way: until then the message counts as
+   * landed, and a copy with the same bytes left in the list would pass for it).
+   */
+  async recordedIn(list: string): Promise<void> {
+    for (;;) {
+      const pending: Promise<void>[] = [];
+      for (const h of this.held) if (h.landing?.list === list && h.recording) pending.push(h.recording);
+      if (pending.length === 0) return;
+      await Promise.allSettled(pending);
+    }
+  }
+
   landedIn(list: string): Buffer[] {
     const out: Buffer[] = [];
     for (const h of this.held) if (h.landing?.list === list) out.push(h.landing.raw);

@@ -140,7 +140,10 @@ export class TakenMessages {
       if (consumer.cancelled || consumer.credit <= 0) return this.notSent(acks, order);
       const landing = this.landingOf(consumer);
       spot = landing.spot(queues[order[0] ?? 0]!);
-      if (spot.suspect) await this.reconcile(wait.commands, spot);
+      // Every suspect list, not only the one waited on now: a resent wait that brought a message
+      // turns the order to the next queue, and an idle consumer might never wait on this one again.
+      // What goes back to another queue is taken after this wait (EXISTS says it is there).
+      if (landing.suspect) for (const suspect of landing.suspects()) await this.reconcile(wait.commands, suspect);
       const client = wait.blocking;
       drops = wait.drops();
       const tags = acks.claim();
@@ -237,9 +240,18 @@ export class TakenMessages {
    * unmarked (nobody saw them).
    */
   private async reconcile(client: Redis, spot: LandingSpot): Promise<void> {
-    const known = this.held.landedIn(spot.list);
+    await this.held.recordedIn(spot.list);
+    // Recordings started from here on are sent after the LRANGE on the same connection: what
+    // they remove is still in `items`, and still known.
+    const known = this.held.landedIn(spot.list); // a fresh array, used up below
     const items = await client.lrangeBuffer(spot.list, 0, -1);
-    const unknown = items.filter((raw) => !known.some((k) => k.equals(raw)));
+    // Matched one for one: of two identical elements (a push sent twice), one may be unknown.
+    const unknown = items.filter((raw) => {
+      const at = known.findIndex((k) => k.equals(raw));
+      if (at < 0) return true;
+      known.splice(at, 1);
+      return false;
+    });
     const target = this.keys.list(spot.queue, 0);
     await returnLanded(client, spot.list, unknown.map((raw) => ({ raw, target, pushed: raw })), 'R');
     spot.suspect = false;
@@ -252,11 +264,16 @@ export class TakenMessages {
     return landing;
   }
 
-  /** A consumer is done: its landing lists are forgotten (those still holding a message stay named). */
+  /**
+   * A consumer is done: what its suspect lists hold unseen goes back to its queues (there is no
+   * next wait to do it), then its landing lists are forgotten (those still holding a message,
+   * delivered and not yet settled, stay named).
+   */
   async release(client: Redis, consumer: CreditSink): Promise<void> {
     const landing = this.landings.get(consumer);
     if (!landing) return;
     this.landings.delete(consumer);
+    for (const spot of landing.suspects()) await this.reconcile(client, spot);
     await landing.release(client);
   }
 

@@ -28,8 +28,10 @@ describe('redis broker: a wait whose reply was lost to a dropped connection', { 
     await proxy.close();
   });
 
+  // Waits of 2 s: a wait that timed out while replies were held (between hold() and the push)
+  // would leave no wait to move the message; with 2 s that window is about one round trip in 2,000.
   it('gives the message it moved back to the queue and delivers it, before and after another one', async () => {
-    const broker = scope.broker({ visibilityTimeout: 1 });
+    const broker = scope.broker({ visibilityTimeout: 1, blockTimeoutMs: 2000 });
     const inbox = new Inbox();
     const consumer = await broker.consume(['q'], inbox.onDelivery, { prefetch: 4 });
     await eventually(async () => (await scope.redis.scard(scope.key('celeriac.landings'))) === 1, waits.timeoutMs, 'the consumer to wait');
@@ -51,6 +53,70 @@ describe('redis broker: a wait whose reply was lost to a dropped connection', { 
     await eventually(async () => (await scope.redis.llen(list)) === 0, waits.timeoutMs, 'the acks to empty the landing list');
     assert.equal(await scope.redis.llen(scope.key('q')), 0);
     await consumer.cancel();
+  });
+
+  it('gives it back when the wait sent again brought another message and the consumer went on to another queue', async () => {
+    const broker = scope.broker({ visibilityTimeout: 1, blockTimeoutMs: 2000 });
+    const inbox = new Inbox();
+    const consumer = await broker.consume(['q1', 'q2'], inbox.onDelivery, { prefetch: 4 });
+    await eventually(async () => (await scope.redis.scard(scope.key('celeriac.landings'))) === 1, waits.timeoutMs, 'the consumer to wait on q1');
+    const [member] = await scope.redis.smembers(scope.key('celeriac.landings'));
+    const list = scope.key(`celeriac.landing.${member}`);
+    proxy.hold(true);
+    await scope.redis.lpush(scope.key('q1'), envelopeText('A'));
+    await eventually(async () => (await scope.redis.llen(list)) === 1, waits.timeoutMs, 'A to land');
+    // B waits in q1 for the wait ioredis sends again: it comes back with B, so the consumer turns
+    // to q2 and, with nothing more queued, waits there from then on.
+    await scope.redis.lpush(scope.key('q1'), envelopeText('B'));
+    proxy.cutAll();
+    proxy.hold(false);
+    await inbox.waitFor(2, waits, 'B, and A given back from the list of the queue no longer waited on');
+    assert.deepEqual(inbox.received.map((d) => tagOf(d.message)).sort(), ['A', 'B']);
+    for (const d of inbox.received) await inbox.ack(d);
+    await eventually(async () => (await scope.redis.llen(list)) === 0, waits.timeoutMs, 'the acks to empty the landing list');
+    await consumer.cancel();
+  });
+
+  it('tells two identical messages apart: the one delivered stays, the one unseen goes back', async () => {
+    const broker = scope.broker({ visibilityTimeout: 1, blockTimeoutMs: 2000 });
+    const inbox = new Inbox();
+    const consumer = await broker.consume(['q'], inbox.onDelivery, { prefetch: 4 });
+    await eventually(async () => (await scope.redis.scard(scope.key('celeriac.landings'))) === 1, waits.timeoutMs, 'the consumer to wait');
+    const [member] = await scope.redis.smembers(scope.key('celeriac.landings'));
+    const list = scope.key(`celeriac.landing.${member}`);
+    proxy.hold(true);
+    // The same bytes twice (a push a client sent again): the first lands unseen, the wait sent
+    // again lands the second and delivers it.
+    const text = envelopeText('A');
+    await scope.redis.lpush(scope.key('q'), text);
+    await eventually(async () => (await scope.redis.llen(list)) === 1, waits.timeoutMs, 'the first copy to land');
+    await scope.redis.lpush(scope.key('q'), text);
+    proxy.cutAll();
+    proxy.hold(false);
+    await inbox.waitFor(2, waits, 'both copies');
+    for (const d of inbox.received) await inbox.ack(d);
+    await eventually(async () => (await scope.redis.llen(list)) === 0, waits.timeoutMs, 'the acks to empty the landing list');
+    await consumer.cancel();
+  });
+
+  it('gives it back when the consumer is cancelled right after the drop, with no wait left to do it', async () => {
+    const broker = scope.broker({ visibilityTimeout: 3600, blockTimeoutMs: 2000 });
+    const inbox = new Inbox();
+    const consumer = await broker.consume(['q'], inbox.onDelivery, { prefetch: 4 });
+    await eventually(async () => (await scope.redis.scard(scope.key('celeriac.landings'))) === 1, waits.timeoutMs, 'the consumer to wait');
+    const [member] = await scope.redis.smembers(scope.key('celeriac.landings'));
+    const list = scope.key(`celeriac.landing.${member}`);
+    proxy.hold(true);
+    const text = envelopeText('A');
+    await scope.redis.lpush(scope.key('q'), text);
+    await eventually(async () => (await scope.redis.llen(list)) === 1, waits.timeoutMs, 'A to land');
+    proxy.cutAll();
+    proxy.hold(false);
+    await consumer.cancel();
+    // Back on the queue as it was (unseen, so unmarked), not left for a sweep an hour from now.
+    assert.deepEqual(inbox.received, []);
+    assert.deepEqual(await scope.redis.lrange(scope.key('q'), 0, -1), [text]);
+    assert.equal(await scope.redis.llen(list), 0);
   });
 });
 
