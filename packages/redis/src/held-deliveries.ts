@@ -80,6 +80,8 @@ const MOVE_CHUNK = 200;
 
 export class HeldDeliveries {
   private readonly held = new Set<Held>();
+  /** Commands taking landed messages out of their lists, until they settle (leftLanding). */
+  private readonly leaving = new Set<Promise<void>>();
   private pending: PendingAck[] = [];
   /** Acks of messages still in their landing list (an LREM each), waiting to be sent. */
   private landedAcks: PendingAck[] = [];
@@ -170,7 +172,7 @@ export class HeldDeliveries {
     const list = todo[0]!.landing!.list;
     const args: (string | Buffer)[] = [list, this.keys.unacked, this.keys.unackedIndex];
     for (const h of todo) args.push(h.landing!.element, h.tag, h.entry);
-    const recording = this.retry(`recording ${todo.length} landed message(s)`, () => RECORD_LANDED.runFlat(this.conn.client, 3, args)).then(
+    const recording = this.leave(this.retry(`recording ${todo.length} landed message(s)`, () => RECORD_LANDED.runFlat(this.conn.client, 3, args))).then(
       (replies) => {
         todo.forEach((h, i) => {
           h.recording = null;
@@ -198,27 +200,37 @@ export class HeldDeliveries {
    */
   async deadLetterLanded(landed: Landed, id: string, queue: string, code: string, message: string, asEnvelope: boolean): Promise<boolean> {
     const { keys } = this;
-    const moved = await this.retry(`dead-lettering a landed message`, () =>
-      DEAD_LETTER_LANDED.runFlat(this.conn.client, 4, [landed.list, keys.deadLetters, keys.deadLetterIndex, keys.deadLetterSeq, landed.raw, id, queue, '0', code, message, asEnvelope ? '1' : '0']),
+    const moved = await this.leave(
+      this.retry(`dead-lettering a landed message`, () =>
+        DEAD_LETTER_LANDED.runFlat(this.conn.client, 4, [landed.list, keys.deadLetters, keys.deadLetterIndex, keys.deadLetterSeq, landed.raw, id, queue, '0', code, message, asEnvelope ? '1' : '0']),
+      ),
     );
     return Number(moved) === 1;
   }
 
-  /** Landed elements of `list` this instance knows (handed over or about to be). */
   /**
-   * Resolves once no message landed in `list` is being recorded in `unacked` (RECORD_LANDED's
-   * LREM may have run while its reply is still on the way: until then the message counts as
-   * landed, and a copy with the same bytes left in the list would pass for it).
+   * Resolves once no command sent on the command connection to take a landed message out of its
+   * list (record into `unacked`, ack, requeue, dead-letter) awaits its reply. Until that reply the
+   * message is still held as landed though Redis may have moved it, and a copy with the same
+   * bytes left in the list would pass for it. (Acks that ride a take or wait are sent with it,
+   * after anything issued before.)
    */
-  async recordedIn(list: string): Promise<void> {
-    for (;;) {
-      const pending: Promise<void>[] = [];
-      for (const h of this.held) if (h.landing?.list === list && h.recording) pending.push(h.recording);
-      if (pending.length === 0) return;
-      await Promise.allSettled(pending);
-    }
+  async leftLanding(): Promise<void> {
+    while (this.leaving.size > 0) await Promise.all([...this.leaving]);
   }
 
+  /** Tracks `op`, a command taking landed messages out of their list, until it settles (see leftLanding). */
+  private leave<T>(op: Promise<T>): Promise<T> {
+    const done: Promise<void> = op.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.leaving.add(done);
+    void done.then(() => this.leaving.delete(done));
+    return op;
+  }
+
+  /** Landed elements of `list` this instance knows (handed over or about to be). */
   landedIn(list: string): Buffer[] {
     const out: Buffer[] = [];
     for (const h of this.held) if (h.landing?.list === list) out.push(h.landing.raw);
@@ -359,7 +371,7 @@ export class HeldDeliveries {
     for (const h of ordered) byList.set(h.landing!.list, [...(byList.get(h.landing!.list) ?? []), h]);
     for (const [list, group] of byList) {
       const back = group.map((h) => ({ raw: h.landing!.raw, target: this.keys.list(h.queue, h.priority), pushed: pushedBack(h.landing!.raw, redelivered) }));
-      moved += await this.retry(`giving back ${group.length} landed message(s)`, () => returnLanded(this.conn.client, list, back, side));
+      moved += await this.leave(this.retry(`giving back ${group.length} landed message(s)`, () => returnLanded(this.conn.client, list, back, side)));
     }
     for (const h of items) this.held.delete(h);
     return moved;
@@ -383,7 +395,7 @@ export class HeldDeliveries {
     // A take that starts meanwhile carries what is left.
     while (this.landedAcks.length > 0 && this.takes === 0) {
       const batch = this.landedAcks.splice(0);
-      await Promise.all(
+      await this.leave(Promise.all(
         batch.map(({ held }, i) =>
           this.retry(`acknowledging ${held.tag}`, () => this.conn.client.lrem(held.landing!.list, 1, held.landing!.element)).then(
             (removed) => this.settleLanded(batch[i]!, Number(removed)),
@@ -394,7 +406,7 @@ export class HeldDeliveries {
             },
           ),
         ),
-      );
+      ));
     }
     while (this.pending.length > 0 && this.takes === 0) {
       const batch = this.pending.splice(0, ACK_CHUNK);

@@ -36,6 +36,21 @@ export interface LandingSpot {
   readonly list: string;
   /** A wait on this spot failed or crossed a dropped connection: whatever landed unseen must go back first. */
   suspect: boolean;
+  /**
+   * Until when (ms since the epoch) the spot stays suspect after a reconcile: the first run of a
+   * wait sent before a drop may still be running on the server (a connection the client gave up
+   * but the server still holds), and can move a message until its timeout ends (see suspectAfterDrop).
+   */
+  suspectUntil: number;
+}
+
+/** Extra time past a wait's timeout for a wait the server may still be running to have ended. */
+export const ORPHAN_WAIT_MARGIN_MS = 1000;
+
+/** Marks `spot` suspect after a dropped connection, for as long as a wait sent before the drop may run on. */
+export function suspectAfterDrop(spot: LandingSpot, blockTimeoutMs: number, now = Date.now()): void {
+  spot.suspect = true;
+  spot.suspectUntil = Math.max(spot.suspectUntil, now + blockTimeoutMs + ORPHAN_WAIT_MARGIN_MS);
 }
 
 /** The landing lists of one consumer and its liveness key. */
@@ -76,7 +91,7 @@ export class ConsumerLanding {
     let spot = this.spots.get(queue);
     if (!spot) {
       const member = landingMember(this.id, queue);
-      spot = { queue, member, list: this.keys.landing(member), suspect: false };
+      spot = { queue, member, list: this.keys.landing(member), suspect: false, suspectUntil: 0 };
       this.spots.set(queue, spot);
     }
     return spot;

@@ -16,7 +16,7 @@ import type { AckSlot, HeldDeliveries, Held } from './held-deliveries.js';
 import { RedisDelivery, type CreditSink, type Settler } from './redis-delivery.js';
 import { decodeEnvelope } from './kombu-envelope.js';
 import { PRIORITY_STEPS, type KombuKeys } from './kombu-keys.js';
-import { ConsumerLanding, landedElement, returnLanded, type LandingSpot } from './landing.js';
+import { ConsumerLanding, landedElement, returnLanded, suspectAfterDrop, type LandingSpot } from './landing.js';
 import type { TakeBatch } from './redis-consumer.js';
 import type { Lane } from './shared-lane.js';
 
@@ -143,7 +143,10 @@ export class TakenMessages {
       // Every suspect list, not only the one waited on now: a resent wait that brought a message
       // turns the order to the next queue, and an idle consumer might never wait on this one again.
       // What goes back to another queue is taken after this wait (EXISTS says it is there).
-      if (landing.suspect) for (const suspect of landing.suspects()) await this.reconcile(wait.commands, suspect);
+      if (landing.suspect) {
+        for (const suspect of landing.suspects()) await this.reconcile(wait.commands, suspect);
+        if (consumer.cancelled || consumer.credit <= 0) return this.notSent(acks, order);
+      }
       const client = wait.blocking;
       drops = wait.drops();
       const tags = acks.claim();
@@ -191,11 +194,13 @@ export class TakenMessages {
       acks.failed();
     }
     // The connection dropped while the wait was out: ioredis sent it again once back, and the
-    // first one may have moved a message whose reply was lost. It goes back before the next step.
-    if (wait.drops() !== drops) spot.suspect = true;
+    // first one may have moved a message whose reply was lost, or may still move one (the server
+    // can hold on to a connection the client gave up). What lands unseen goes back at each step
+    // until that first run has surely ended.
+    if (wait.drops() !== drops) suspectAfterDrop(spot, this.blockTimeoutMs);
     if (waitError) {
       // Whether the move happened is unknown: what landed unseen goes back before the next step.
-      spot.suspect = true;
+      suspectAfterDrop(spot, this.blockTimeoutMs);
       throw waitError;
     }
     // The queue waited on goes to the back, as after a take's hit (round robin between queues).
@@ -240,9 +245,9 @@ export class TakenMessages {
    * unmarked (nobody saw them).
    */
   private async reconcile(client: Redis, spot: LandingSpot): Promise<void> {
-    await this.held.recordedIn(spot.list);
-    // Recordings started from here on are sent after the LRANGE on the same connection: what
-    // they remove is still in `items`, and still known.
+    await this.held.leftLanding();
+    // Such commands sent from here on go after the LRANGE on the same connection (or ride the
+    // next take or wait): what they remove is still in `items`, and still known.
     const known = this.held.landedIn(spot.list); // a fresh array, used up below
     const items = await client.lrangeBuffer(spot.list, 0, -1);
     // Matched one for one: of two identical elements (a push sent twice), one may be unknown.
@@ -254,7 +259,8 @@ export class TakenMessages {
     });
     const target = this.keys.list(spot.queue, 0);
     await returnLanded(client, spot.list, unknown.map((raw) => ({ raw, target, pushed: raw })), 'R');
-    spot.suspect = false;
+    // Checked again at the next step while a wait from before a drop may still run (suspectUntil).
+    spot.suspect = Date.now() < spot.suspectUntil;
   }
 
   /** The consumer's landing lists (made on its first wait). */
@@ -267,14 +273,24 @@ export class TakenMessages {
   /**
    * A consumer is done: what its suspect lists hold unseen goes back to its queues (there is no
    * next wait to do it), then its landing lists are forgotten (those still holding a message,
-   * delivered and not yet settled, stay named).
+   * delivered and not yet settled, stay named). After a recent drop that waits, at most
+   * `blockTimeoutMs` + 1 s, for a wait sent before it to have ended on the server: a message it
+   * moved into a list already forgotten would be found by nobody.
    */
   async release(client: Redis, consumer: CreditSink): Promise<void> {
     const landing = this.landings.get(consumer);
     if (!landing) return;
     this.landings.delete(consumer);
-    for (const spot of landing.suspects()) await this.reconcile(client, spot);
+    const suspects = landing.suspects();
+    const until = Math.max(0, ...suspects.map((spot) => spot.suspectUntil));
+    if (until > Date.now()) await new Promise((resolve) => setTimeout(resolve, until - Date.now()));
+    let failed: unknown = null;
+    for (const spot of suspects) {
+      // One that fails keeps its list named (it is not empty): a sweep gives it back once the key expires.
+      await this.reconcile(client, spot).catch((err: unknown) => (failed ??= err));
+    }
     await landing.release(client);
+    if (failed) throw failed;
   }
 
   /** Every list of `queues` (EXISTS after a wait: anything queued still?). */

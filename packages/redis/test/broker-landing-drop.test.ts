@@ -80,6 +80,9 @@ describe('redis broker: a wait whose reply was lost to a dropped connection', { 
   it('tells two identical messages apart: the one delivered stays, the one unseen goes back', async () => {
     const broker = scope.broker({ visibilityTimeout: 1, blockTimeoutMs: 2000 });
     const inbox = new Inbox();
+    // Not acked until the end: the copy delivered is being recorded into unacked (its LREM run,
+    // its reply on the way) while the consumer looks at the list, and the copy left must not pass
+    // for it.
     const consumer = await broker.consume(['q'], inbox.onDelivery, { prefetch: 4 });
     await eventually(async () => (await scope.redis.scard(scope.key('celeriac.landings'))) === 1, waits.timeoutMs, 'the consumer to wait');
     const [member] = await scope.redis.smembers(scope.key('celeriac.landings'));
