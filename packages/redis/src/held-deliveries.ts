@@ -80,8 +80,8 @@ const MOVE_CHUNK = 200;
 
 export class HeldDeliveries {
   private readonly held = new Set<Held>();
-  /** Commands taking landed messages out of their lists, until they settle (leftLanding). */
-  private readonly leaving = new Set<Promise<void>>();
+  /** Commands taking landed messages out of their lists, by list, until they settle (leftLanding). */
+  private readonly leaving = new Map<string, Set<Promise<void>>>();
   private pending: PendingAck[] = [];
   /** Acks of messages still in their landing list (an LREM each), waiting to be sent. */
   private landedAcks: PendingAck[] = [];
@@ -158,6 +158,8 @@ export class HeldDeliveries {
       });
       this.riding.add(sent);
       void sent.then(() => this.riding.delete(sent));
+      // Ahead of its take or wait on that connection: replied to at once, even before a wait blocks.
+      void this.leave(sent, [list]);
     }
   }
 
@@ -172,7 +174,7 @@ export class HeldDeliveries {
     const list = todo[0]!.landing!.list;
     const args: (string | Buffer)[] = [list, this.keys.unacked, this.keys.unackedIndex];
     for (const h of todo) args.push(h.landing!.element, h.tag, h.entry);
-    const recording = this.leave(this.retry(`recording ${todo.length} landed message(s)`, () => RECORD_LANDED.runFlat(this.conn.client, 3, args))).then(
+    const recording = this.leave(this.retry(`recording ${todo.length} landed message(s)`, () => RECORD_LANDED.runFlat(this.conn.client, 3, args)), [list]).then(
       (replies) => {
         todo.forEach((h, i) => {
           h.recording = null;
@@ -204,29 +206,38 @@ export class HeldDeliveries {
       this.retry(`dead-lettering a landed message`, () =>
         DEAD_LETTER_LANDED.runFlat(this.conn.client, 4, [landed.list, keys.deadLetters, keys.deadLetterIndex, keys.deadLetterSeq, landed.raw, id, queue, '0', code, message, asEnvelope ? '1' : '0']),
       ),
+      [landed.list],
     );
     return Number(moved) === 1;
   }
 
   /**
-   * Resolves once no command sent on the command connection to take a landed message out of its
-   * list (record into `unacked`, ack, requeue, dead-letter) awaits its reply. Until that reply the
-   * message is still held as landed though Redis may have moved it, and a copy with the same
-   * bytes left in the list would pass for it. (Acks that ride a take or wait are sent with it,
-   * after anything issued before.)
+   * Resolves once no command sent to take a landed message out of `list` (record into `unacked`,
+   * ack, requeue, dead-letter; on the command connection or riding a take or wait) awaits its
+   * reply. Until that reply the message is still held as landed though Redis may have moved it,
+   * and a copy with the same bytes left in the list would pass for it. Only the list's consumer
+   * sends such commands, so this is bounded by its own messages. Acks queued meanwhile to ride
+   * the next take or wait are sent after the caller's LRANGE.
    */
-  async leftLanding(): Promise<void> {
-    while (this.leaving.size > 0) await Promise.all([...this.leaving]);
+  async leftLanding(list: string): Promise<void> {
+    for (let ops = this.leaving.get(list); ops && ops.size > 0; ops = this.leaving.get(list)) await Promise.all([...ops]);
   }
 
-  /** Tracks `op`, a command taking landed messages out of their list, until it settles (see leftLanding). */
-  private leave<T>(op: Promise<T>): Promise<T> {
+  /** Tracks `op`, a command taking landed messages out of `lists`, until it settles (see leftLanding). */
+  private leave<T>(op: Promise<T>, lists: Iterable<string>): Promise<T> {
     const done: Promise<void> = op.then(
       () => undefined,
       () => undefined,
     );
-    this.leaving.add(done);
-    void done.then(() => this.leaving.delete(done));
+    for (const list of new Set(lists)) {
+      let ops = this.leaving.get(list);
+      if (!ops) this.leaving.set(list, (ops = new Set()));
+      ops.add(done);
+      void done.then(() => {
+        ops.delete(done);
+        if (ops.size === 0 && this.leaving.get(list) === ops) this.leaving.delete(list);
+      });
+    }
     return op;
   }
 
@@ -371,7 +382,7 @@ export class HeldDeliveries {
     for (const h of ordered) byList.set(h.landing!.list, [...(byList.get(h.landing!.list) ?? []), h]);
     for (const [list, group] of byList) {
       const back = group.map((h) => ({ raw: h.landing!.raw, target: this.keys.list(h.queue, h.priority), pushed: pushedBack(h.landing!.raw, redelivered) }));
-      moved += await this.leave(this.retry(`giving back ${group.length} landed message(s)`, () => returnLanded(this.conn.client, list, back, side)));
+      moved += await this.leave(this.retry(`giving back ${group.length} landed message(s)`, () => returnLanded(this.conn.client, list, back, side)), [list]);
     }
     for (const h of items) this.held.delete(h);
     return moved;
@@ -406,7 +417,7 @@ export class HeldDeliveries {
             },
           ),
         ),
-      ));
+      ), batch.map(({ held }) => held.landing!.list));
     }
     while (this.pending.length > 0 && this.takes === 0) {
       const batch = this.pending.splice(0, ACK_CHUNK);

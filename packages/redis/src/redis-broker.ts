@@ -62,6 +62,7 @@ import { resolveBrokerOptions, type RedisBrokerOptions, type ResolvedBrokerOptio
 import { RedisConsumer, untilAborted, type ConsumerHost } from './redis-consumer.js';
 import { RedisDeadLetters } from './redis-dead-letters.js';
 import { RedisFanout, type FanoutMessage, type FanoutSubscription, type SubscribeOptions } from './redis-fanout.js';
+import { ORPHAN_WAIT_MARGIN_MS } from './landing.js';
 import { laneFor } from './shared-lane.js';
 import { TakenMessages } from './taken-messages.js';
 import { UnackedUpkeep } from './unacked-upkeep.js';
@@ -148,7 +149,19 @@ export class RedisBroker implements Broker {
       giveBack: (deliveries) => this.taken.giveBack(deliveries),
       forget: (consumer) => this.forget(consumer),
       release: async (consumer) => {
-        if (this.conn.state === 'ready') await this.taken.release(this.conn.client, consumer);
+        if (this.conn.state !== 'ready') return;
+        // Bounded, so a cancel (and close) does not wait for Redis to come back: what is left, the
+        // sweep gives back once the consumer's key expires.
+        const releasing = this.taken.release(this.conn.client, consumer);
+        releasing.catch(() => undefined); // awaited below, unless the time runs out first
+        const waitMs = this.options.blockTimeoutMs + ORPHAN_WAIT_MARGIN_MS + this.options.connectionTimeoutMs;
+        let timer: NodeJS.Timeout | undefined;
+        const expired = new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), waitMs)));
+        try {
+          if ((await Promise.race([releasing, expired])) === 'expired') throw new Error(`Redis did not answer within ${waitMs} ms`);
+        } finally {
+          clearTimeout(timer);
+        }
       },
     };
   }

@@ -245,7 +245,7 @@ export class TakenMessages {
    * unmarked (nobody saw them).
    */
   private async reconcile(client: Redis, spot: LandingSpot): Promise<void> {
-    await this.held.leftLanding();
+    await this.held.leftLanding(spot.list);
     // Such commands sent from here on go after the LRANGE on the same connection (or ride the
     // next take or wait): what they remove is still in `items`, and still known.
     const known = this.held.landedIn(spot.list); // a fresh array, used up below
@@ -281,11 +281,13 @@ export class TakenMessages {
     const landing = this.landings.get(consumer);
     if (!landing) return;
     this.landings.delete(consumer);
-    const suspects = landing.suspects();
-    const until = Math.max(0, ...suspects.map((spot) => spot.suspectUntil));
+    const until = Math.max(0, ...landing.suspects().map((spot) => spot.suspectUntil));
     if (until > Date.now()) await new Promise((resolve) => setTimeout(resolve, until - Date.now()));
+    // Redis went away meanwhile: the lists stay named and the key expires; a sweep gives them back.
+    if (client.status !== 'ready') throw new Error('the command connection is down');
     let failed: unknown = null;
-    for (const spot of suspects) {
+    // Read again: a wait that came back meanwhile may have marked one.
+    for (const spot of landing.suspects()) {
       // One that fails keeps its list named (it is not empty): a sweep gives it back once the key expires.
       await this.reconcile(client, spot).catch((err: unknown) => (failed ??= err));
     }

@@ -81,8 +81,10 @@ describe('redis broker: a wait whose reply was lost to a dropped connection', { 
     const broker = scope.broker({ visibilityTimeout: 1, blockTimeoutMs: 2000 });
     const inbox = new Inbox();
     // Not acked until the end: the copy delivered is being recorded into unacked (its LREM run,
-    // its reply on the way) while the consumer looks at the list, and the copy left must not pass
-    // for it.
+    // its reply on the way) when the consumer first looks at the list, and the copy left must not
+    // pass for it. Two things see to that, and this test fails only without both: the look waits
+    // for such replies (held-deliveries.ts leftLanding), and the list is looked at again at each
+    // step for a while after the drop (landing.ts suspectAfterDrop).
     const consumer = await broker.consume(['q'], inbox.onDelivery, { prefetch: 4 });
     await eventually(async () => (await scope.redis.scard(scope.key('celeriac.landings'))) === 1, waits.timeoutMs, 'the consumer to wait');
     const [member] = await scope.redis.smembers(scope.key('celeriac.landings'));
