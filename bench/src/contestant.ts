@@ -32,6 +32,11 @@ export interface ScenarioConfig {
    * trips (its code still being compiled), the second the same worker once its path is compiled.
    */
   readonly settle: number;
+  /**
+   * Times the latency rows compared on p50 run their latency scenario again after every row has
+   * run, in alternating order (latency-rounds.ts); 0: not at all.
+   */
+  readonly latencyRounds: number;
   /** Header tasks of the chord group's one chord (chord/chord-row.ts). */
   readonly chordTasks: number;
 }

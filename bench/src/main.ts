@@ -11,6 +11,7 @@ import { runContestant, type RowResult } from './runner.js';
 import { describeTarget, evaluateTargets } from './targets.js';
 import { formatAmqpReport, runAmqpGroup } from './amqp/amqp-group.js';
 import { formatChordReport, runChordGroup } from './chord/chord-group.js';
+import { formatRounds, runLatencyRounds } from './latency-rounds.js';
 
 async function main(): Promise<number> {
   // Exiting (rather than dying of the signal) runs the exit hooks that stop worker processes and
@@ -41,13 +42,18 @@ async function main(): Promise<number> {
 
   const rows: RowResult[] = [];
   for (const contestant of contestants) rows.push(await runContestant(contestant, config, log));
+  const latencyRounds = await runLatencyRounds(contestants, config, config.latencyRounds, log);
   const amqp = await runAmqpGroup({ url: options.amqp, python: options.python, only: options.only, cpuProfileDir: options.cpuProfileDir }, config, log);
   const chordOptions = { redis: options.redis, redisInfo: lineup.redis, redisDb: options.redisDb, python: options.python, only: options.only, cpuProfileDir: options.cpuProfileDir };
   const chord = await runChordGroup(chordOptions, config, log);
 
-  const targets = evaluateTargets(rows);
+  const targets = evaluateTargets(rows, latencyRounds);
   console.log('');
   if (rows.length) for (const line of formatReport(rows, config)) console.log(line);
+  if (latencyRounds) {
+    console.log('');
+    for (const line of formatRounds(latencyRounds)) console.log(line);
+  }
   if (targets.length) console.log('');
   for (const t of targets) console.log(`target: ${describeTarget(t, (m) => metricLabel(m, config))}`);
   if (amqp) {
@@ -68,12 +74,14 @@ async function main(): Promise<number> {
     config,
     redis: lineup.redis,
     rows,
+    latencyRounds,
     targets,
     amqp,
     chord,
   };
   if (options.save) for (const path of writeRunRecord(options.outDir, record)) log(`wrote ${path}`);
   const problems = [...rows, ...(amqp?.rows ?? []), ...(chord?.rows ?? [])].flatMap((r) => r.problems.map((p) => `${r.contestant}: ${p}`));
+  problems.push(...(latencyRounds?.problems ?? []));
   for (const p of problems) log(`PROBLEM ${p}`);
   return problems.length ? 1 : 0;
 }

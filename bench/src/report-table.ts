@@ -129,7 +129,7 @@ function rate(perSecond: number): string {
 }
 
 /** A Markdown table; with `numeric`, every column but the first is right-aligned. */
-function table(header: readonly string[], body: ReadonlyArray<readonly string[]>, numeric = false): string[] {
+export function table(header: readonly string[], body: ReadonlyArray<readonly string[]>, numeric = false): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
   const right = (i: number) => numeric && i > 0;
   const line = (cells: readonly string[]) => `| ${cells.map((c, i) => (right(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;

@@ -10,6 +10,7 @@ import type { ScenarioConfig } from './contestant.js';
 import type { RedisInfo } from './redis-db.js';
 import type { AmqpGroupResult } from './amqp/amqp-group.js';
 import type { ChordGroupResult } from './chord/chord-group.js';
+import type { LatencyRounds } from './latency-rounds.js';
 import type { RowResult } from './runner.js';
 import type { Target } from './targets.js';
 
@@ -17,9 +18,10 @@ import type { Target } from './targets.js';
  * Bumped when the shape of the file changes (2: `processLow`, `redis`, targets with ratios;
  * 3: `amqp`; 4: `chord` and `config.chordTasks`; 5: `config.settle`, a row's `latency` is the
  * warmed worker's window and `latency.newWorker` the new worker's: before 5, `latency` was a window
- * that began after `warmup` round trips). Older fields keep their meaning otherwise.
+ * that began after `warmup` round trips; 6: `latencyRounds`, `config.latencyRounds`, a target's
+ * `basis`). Older fields keep their meaning otherwise.
  */
-export const RESULTS_SCHEMA = 5;
+export const RESULTS_SCHEMA = 6;
 
 export interface Machine {
   readonly cpuModel: string;
@@ -41,6 +43,8 @@ export interface RunRecord {
   /** The Redis server of the Redis rows (version, persistence settings); null when not reachable. */
   readonly redis: RedisInfo | null;
   readonly rows: readonly RowResult[];
+  /** The latency rounds (latency-rounds.ts); null when they did not run. */
+  readonly latencyRounds: LatencyRounds | null;
   readonly targets: readonly Target[];
   /** The AMQP rows (end to end on RabbitMQ) and their targets; null when they did not run. */
   readonly amqp: AmqpGroupResult | null;

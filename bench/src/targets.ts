@@ -6,6 +6,7 @@
  * A ratio is subject / peer: for rates, above 1 means the subject is faster; for latencies (the
  * time of a round trip), below 1 means the subject is quicker.
  */
+import type { LatencyRounds } from './latency-rounds.js';
 import type { RowResult } from './runner.js';
 
 /** `p50New`: the new worker's window; `p50`, `p99`: the warmed worker's (LatencyFigures). */
@@ -62,6 +63,13 @@ export interface TargetSpec {
 export interface Target extends TargetSpec {
   /** The figure or ratio measured. */
   readonly value: number;
+  /**
+   * What `value` is: "run", the rows' figures in the main run; "rounds", the median of the
+   * latency rounds' ratios (latency-rounds.ts), for a latency target whose rows ran in rounds.
+   */
+  readonly basis: 'run' | 'rounds';
+  /** With basis "rounds": how many. */
+  readonly rounds?: number;
   readonly met: boolean;
 }
 
@@ -76,16 +84,21 @@ export const TARGETS: readonly TargetSpec[] = [
   { contestant: 'celeriac-redis', metric: 'p50', against: 'bee-queue-redis', relation: 'atMost', bound: 1 },
 ];
 
-/** The targets whose rows all ran, with what was measured. */
-export function evaluateTargets(rows: readonly RowResult[]): Target[] {
+/**
+ * The targets whose rows all ran, with what was measured. A warmed-p50 ratio whose two rows ran
+ * in latency rounds is the median of the rounds' ratios; any other, the main run's figures.
+ */
+export function evaluateTargets(rows: readonly RowResult[], rounds: LatencyRounds | null = null): Target[] {
   const find = (name: string | null) => (name === null ? undefined : rows.find((r) => r.contestant === name));
-  return TARGETS.flatMap((spec) => {
+  return TARGETS.flatMap((spec): Target[] => {
     const subject = find(spec.contestant);
     const peer = find(spec.against);
     if (!subject || (spec.against !== null && !peer)) return [];
-    const value = metricValue(subject, spec.metric) / (peer ? metricValue(peer, spec.metric) : 1);
+    const paired = spec.metric === 'p50' ? rounds?.ratios.find((q) => q.subject === spec.contestant && q.peer === spec.against) : undefined;
+    const value = paired ? paired.p50Median : metricValue(subject, spec.metric) / (peer ? metricValue(peer, spec.metric) : 1);
     const met = spec.relation === 'atLeast' ? value >= spec.bound : value <= spec.bound;
-    return [{ ...spec, value: Math.round(value * 1000) / 1000, met }];
+    const basis = paired ? { basis: 'rounds' as const, rounds: paired.p50.length } : { basis: 'run' as const };
+    return [{ ...spec, value: Math.round(value * 1000) / 1000, met, ...basis }];
   });
 }
 
@@ -94,5 +107,6 @@ export function describeTarget(t: Target, label: (metric: Metric) => string): st
   const sign = t.relation === 'atLeast' ? '>=' : '<=';
   const verdict = t.met ? 'met' : 'NOT met';
   if (t.against === null) return `${t.contestant} ${label(t.metric)} ${sign} ${t.bound.toLocaleString('en-US')}: ${verdict} (${Math.round(t.value).toLocaleString('en-US')})`;
-  return `${t.contestant} ${label(t.metric)} ${sign} ${t.bound}× ${t.against}: ${verdict} (${t.value.toFixed(2)}×)`;
+  const basis = t.basis === 'rounds' ? `, median of ${t.rounds} rounds` : '';
+  return `${t.contestant} ${label(t.metric)} ${sign} ${t.bound}× ${t.against}: ${verdict} (${t.value.toFixed(2)}×${basis})`;
 }

@@ -101,12 +101,13 @@ it('a small run of the celeriac rows: counts add up, the record has every field,
   const record = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as RunRecord;
   assert.deepEqual(readFileSync(join(out, files[0]!), 'utf8'), readFileSync(join(out, 'latest.json'), 'utf8'));
 
-  assert.equal(record.schema, 5);
+  assert.equal(record.schema, 6);
   assert.equal(record.amqp, null, "the AMQP rows run only when asked for or with no --only");
   assert.equal(record.chord, null, 'the chord rows run only when asked for or with no --only');
   assert.ok(Date.parse(record.startedAt) <= Date.parse(record.finishedAt));
   assert.ok(record.machine.cpus > 0 && record.machine.node.startsWith('v') && record.machine.loadAverage >= 0);
-  assert.deepEqual(record.config, { tasks: 300, latencyRuns: 20, warmup: 5, settle: 7, concurrency: 10, lowConcurrency: 1, batch: 100, chordTasks: 10_000 });
+  assert.deepEqual(record.config, { tasks: 300, latencyRuns: 20, warmup: 5, settle: 7, latencyRounds: 5, concurrency: 10, lowConcurrency: 1, batch: 100, chordTasks: 10_000 });
+  assert.equal(record.latencyRounds, null, 'no rounds without the rows they compare');
   assert.deepEqual(record.rows.map((r) => r.contestant), ['celeriac-sqlite', 'celeriac-memory']);
   for (const row of record.rows) assertCounts(row, record.config);
   assert.deepEqual(record.targets.map((t) => [t.contestant, t.metric, t.against]), [['celeriac-sqlite', 'endToEnd', null]]);
@@ -124,7 +125,7 @@ it('a small run of the Redis rows: every count adds up for celeriac, BullMQ, bee
   if (!prerequisites(t, 'Redis rows', 'error' in redis ? redis.error : null, 'redis')) return;
   const out = join(dir, 'redis-results');
   const rows = ['celeriac-redis', 'bullmq-redis', 'bee-queue-redis', 'celery-py-redis', 'raw-ioredis-redis'];
-  const args = ['--only', rows.join(','), '--redis-db', '2', '--redis-floor-db', '2', '--tasks', '50', '--latency', '10', '--warmup', '2', '--settle', '3', '--concurrency', '10', '--batch', '20', '--out', out];
+  const args = ['--only', rows.join(','), '--redis-db', '2', '--redis-floor-db', '2', '--tasks', '50', '--latency', '10', '--warmup', '2', '--settle', '3', '--latency-rounds', '2', '--concurrency', '10', '--batch', '20', '--out', out];
   // About 40 s here, most of it starting Python Celery workers (one per scenario).
   const run = await runBench(args, process.env, 170_000);
   assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
@@ -142,6 +143,27 @@ it('a small run of the Redis rows: every count adds up for celeriac, BullMQ, bee
   assert.match(run.stdout, /^floor \(not a target\): celeriac-redis latency p50 [\d.]+× raw-ioredis-redis/m);
   assert.match(run.stdout, /^floor \(not a target\): latency p50 celeriac-redis − bee-queue-redis [+−][\d.]+ ms = /m);
   assert.ok(!record.targets.some((t) => t.contestant === 'raw-ioredis-redis' || t.against === 'raw-ioredis-redis'), 'the floor is not a target');
+
+  // The latency rounds: two, the rows' order reversed in the second, every row's windows counted.
+  const rounds = record.latencyRounds!;
+  assert.ok(rounds, 'the rounds ran');
+  const compared = ['celeriac-redis', 'bee-queue-redis', 'raw-ioredis-redis'];
+  assert.deepEqual(rounds.rows, compared);
+  assert.deepEqual(rounds.rounds.map((r) => r.order), [compared, [...compared].reverse()]);
+  assert.deepEqual(rounds.problems, []);
+  for (const r of rounds.rounds) for (const name of compared) assert.ok(r.figures[name]!.p50Ms > 0 && r.figures[name]!.p50NewMs > 0, `${name}: figures`);
+  const pair = rounds.ratios.find((q) => q.subject === 'celeriac-redis' && q.peer === 'bee-queue-redis')!;
+  const own = rounds.rounds.map((r) => r.figures['celeriac-redis']!.p50Ms / r.figures['bee-queue-redis']!.p50Ms);
+  pair.p50.forEach((v, i) => assert.ok(Math.abs(v - own[i]!) < 0.001, `round ${i + 1}'s ratio is its own figures' ratio`));
+  const target = record.targets.find((t) => t.metric === 'p50')!;
+  assert.equal(target.basis, 'rounds');
+  assert.equal(target.rounds, 2);
+  assert.equal(target.value, pair.p50Median, "the p50 target is the rounds' median ratio");
+  assert.match(run.stdout, /^target: celeriac-redis latency p50 <= 1× bee-queue-redis: (met|NOT met) \([\d.]+×, median of 2 rounds\)/m);
+  assert.match(run.stdout, /^Latency in rounds: /m);
+  assert.match(run.stdout, /^\| celeriac-redis \/ bee-queue-redis\s+\|\s+[\d.]+× \|\s+[\d.]+× \|\s+[\d.]+× \|/m, 'the ratios of the rounds are printed');
+  // The other targets stay on the main run's figures.
+  assert.ok(record.targets.filter((t) => t.metric !== 'p50').every((t) => t.basis === 'run'));
 });
 
 it('a small run of the chord group: both chords complete, every count adds up, the table and the target are there', async (t) => {
