@@ -42,7 +42,7 @@ export const USAGE = `usage: npm run start --workspace bench -- [options]   (or 
   --settle N           untimed round trips between the two windows (BENCH_SETTLE, default 3000)
   --latency-rounds N   after all rows, celeriac-redis, bee-queue-redis and the floor run the latency
                        scenario again N times in alternating order; the p50 target is judged on the
-                       median of the rounds' ratios (BENCH_LATENCY_ROUNDS, default 5; 0: none)
+                       median of the rounds' ratios (BENCH_LATENCY_ROUNDS, default 9; 0: none)
   --concurrency N      tasks one worker runs at once (BENCH_CONCURRENCY, default 100)
   --low-concurrency N  the bulk processing is measured at this concurrency too (BENCH_LOW_CONCURRENCY, default 1)
   --batch N            tasks per bulk send (BENCH_BATCH, default 1000)
@@ -98,7 +98,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
       latencyRuns: int('latency', 'BENCH_LATENCY', 1_000, 1),
       warmup: int('warmup', 'BENCH_WARMUP', 50, 0),
       settle: int('settle', 'BENCH_SETTLE', 3_000, 0),
-      latencyRounds: int('latency-rounds', 'BENCH_LATENCY_ROUNDS', 5, 0),
+      latencyRounds: int('latency-rounds', 'BENCH_LATENCY_ROUNDS', 9, 0),
       concurrency: int('concurrency', 'BENCH_CONCURRENCY', 100, 1),
       lowConcurrency: int('low-concurrency', 'BENCH_LOW_CONCURRENCY', 1, 1),
       batch: int('batch', 'BENCH_BATCH', 1_000, 1),
