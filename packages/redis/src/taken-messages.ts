@@ -281,12 +281,18 @@ export class TakenMessages {
     const landing = this.landings.get(consumer);
     if (!landing) return;
     this.landings.delete(consumer);
-    const until = Math.max(0, ...landing.suspects().map((spot) => spot.suspectUntil));
-    if (until > Date.now()) await new Promise((resolve) => setTimeout(resolve, until - Date.now()));
+    // A wait that the closing of the blocking connection has just rejected marks its list suspect
+    // a few reactions later (waitAndTake): this turn's reactions run first.
+    await endOfTurn();
+    // Until no suspect list's window is still open: one marked during a sleep may end later.
+    for (;;) {
+      const until = Math.max(0, ...landing.suspects().map((spot) => spot.suspectUntil));
+      if (until <= Date.now()) break;
+      await new Promise((resolve) => setTimeout(resolve, until - Date.now()));
+    }
     // Redis went away meanwhile: the lists stay named and the key expires; a sweep gives them back.
     if (client.status !== 'ready') throw new Error('the command connection is down');
     let failed: unknown = null;
-    // Read again: a wait that came back meanwhile may have marked one.
     for (const spot of landing.suspects()) {
       // One that fails keeps its list named (it is not empty): a sweep gives it back once the key expires.
       await this.reconcile(client, spot).catch((err: unknown) => (failed ??= err));
